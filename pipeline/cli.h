@@ -1,0 +1,9 @@
+/* pipeline/cli.h — subcommands of the kiln binary (cli_*.c). Each returns
+ * the process exit code and prints to stdout/stderr. */
+#ifndef KILN_CORE_CLI_H
+#define KILN_CORE_CLI_H
+
+int kiln_cli_components(const char *plugin_dir);
+int kiln_cli_validate(const char *config, const char *plugin_dir);
+
+#endif
