@@ -72,6 +72,7 @@ kiln_batch *kiln_batch_clone(const kiln_batch *b)
         d->duration_ns = s->duration_ns;
         d->sample_rate = s->sample_rate;
         d->flags = s->flags;
+        d->route_mask = s->route_mask;
         d->tenant = s->tenant ? strdup(s->tenant) : NULL;
         if ((s->tenant && !d->tenant) || kiln_labels_copy(&d->labels, &s->labels) != KILN_OK) {
             kiln_batch_unref(c);
@@ -79,7 +80,6 @@ kiln_batch *kiln_batch_clone(const kiln_batch *b)
         }
         d->payload = s->payload ? kiln_payload_ref(s->payload) : NULL;
     }
-    c->bytes = b->bytes;
     return c;
 }
 
@@ -118,4 +118,25 @@ void kiln_batch_compact(kiln_batch *b)
         w++;
     }
     b->n = w;
+}
+
+kiln_batch *kiln_batch_subset(const kiln_batch *b, uint64_t bit)
+{
+    kiln_batch *c = kiln_batch_new(b->n);
+    if (!c) return NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const kiln_profile *s = &b->v[i];
+        if ((s->flags & KILN_PROFILE_DROPPED) || (s->route_mask && !(s->route_mask & bit))) continue;
+        kiln_profile *d = kiln_batch_add(c);
+        *d = *s;
+        d->tenant = s->tenant ? strdup(s->tenant) : NULL;
+        memset(&d->labels, 0, sizeof d->labels);
+        if ((s->tenant && !d->tenant) || kiln_labels_copy(&d->labels, &s->labels) != KILN_OK) {
+            d->payload = NULL;
+            kiln_batch_unref(c);
+            return NULL;
+        }
+        d->payload = s->payload ? kiln_payload_ref(s->payload) : NULL;
+    }
+    return c;
 }

@@ -67,6 +67,7 @@ struct component {
     kiln_kind kind;
     char *id;      /* "pprof/main" */
     char *label;   /* metric label text, e.g. receiver="pprof/main" */
+    char *logname; /* "receiver/pprof/main": the component in log lines */
     pipeline *pipe; /* processors: the pipeline owning this instance */
     const kiln_plugin *plugin;
     const kiln_config_component *conf;
@@ -87,6 +88,7 @@ struct pipeline {
     size_t n_procs;
     component **exps;  /* shared exporter instances */
     size_t n_exps;
+    const char **exp_ids; /* exps[i]->id, for pipeline_exporters() */
 };
 
 typedef struct delivery {
@@ -97,7 +99,8 @@ typedef struct delivery {
     kiln_submit_cb cb;
     void *cb_arg;
     component *recv;
-    size_t bytes;
+    size_t bytes;      /* memory held (admission against memory_limit) */
+    size_t wire_bytes; /* bytes as received (counters) */
     size_t profiles;
     kiln_graph *g;
 } delivery;

@@ -32,10 +32,10 @@ static void deliver_on_loop(void *arg)
     kiln_graph *g = d->g;
     if (d->status == KILN_OK) {
         kiln_counter_add(d->recv->acc_profiles, d->profiles);
-        kiln_counter_add(d->recv->acc_bytes, d->bytes);
+        kiln_counter_add(d->recv->acc_bytes, d->wire_bytes);
     } else {
         kiln_counter_add(d->recv->ref_profiles, d->profiles);
-        kiln_counter_add(d->recv->ref_bytes, d->bytes);
+        kiln_counter_add(d->recv->ref_bytes, d->wire_bytes);
     }
     if (d->cb) d->cb(d->cb_arg, d->status, &d->err);
     pthread_mutex_destroy(&d->mu);
@@ -136,13 +136,46 @@ static void run_pipeline(void *arg)
         count_drops(proc, b, before);
     }
     kiln_batch_compact(b);
+    /* routing: which exporters get which profiles */
+    uint64_t all = p->n_exps >= 64 ? ~0ULL : ((1ULL << p->n_exps) - 1);
+    int routed = 0;
+    size_t unrouted = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!b->v[i].route_mask) continue;
+        routed = 1;
+        if (!(b->v[i].route_mask & all)) {
+            kiln_profile_drop(&b->v[i], "no_route");
+            unrouted++;
+        }
+    }
+    if (unrouted) {
+        char labels[256];
+        snprintf(labels, sizeof labels, "pipeline=\"%s\",reason=\"no_route\"", p->id);
+        kiln_counter_add(kiln_metrics_counter(d->g->core->metrics, "kiln_pipeline_dropped_profiles_total",
+                                              "Profiles a pipeline dropped after its processors.", labels),
+                         unrouted);
+        kiln_batch_compact(b);
+    }
     if (b->n == 0 || p->n_exps == 0) {
         kiln_batch_unref(b);
         part_done(d, KILN_OK, NULL);
         return;
     }
     atomic_fetch_add(&d->pending, (int)p->n_exps);
-    for (size_t i = 0; i < p->n_exps; i++) exporter_enqueue(p->exps[i], b, d);
+    for (size_t i = 0; i < p->n_exps; i++) {
+        kiln_batch *eb = routed ? kiln_batch_subset(b, 1ULL << i) : kiln_batch_ref(b);
+        if (!eb) {
+            kiln_err e;
+            kiln_err_set(&e, KILN_ENOMEM, "out of memory routing");
+            part_done(d, KILN_ENOMEM, &e);
+        } else if (eb->n == 0) {
+            kiln_batch_unref(eb);
+            part_done(d, KILN_OK, NULL);
+        } else {
+            exporter_enqueue(p->exps[i], eb, d);
+            kiln_batch_unref(eb);
+        }
+    }
     kiln_batch_unref(b);
     part_done(d, KILN_OK, NULL); /* the pipeline's own part */
 }
@@ -150,7 +183,7 @@ static void run_pipeline(void *arg)
 int kiln_deliver_submit(component *recv, kiln_batch *b, kiln_submit_cb cb, void *arg, kiln_err *err)
 {
     kiln_graph *g = recv->g;
-    size_t bytes = 0, profiles = b->n;
+    size_t bytes = 0, wire = 0, profiles = b->n;
     for (size_t i = 0; i < b->n; i++) {
         kiln_profile *p = &b->v[i];
         if (!p->tenant && kiln_profile_set_tenant(p, KILN_TENANT_DEFAULT) != KILN_OK) {
@@ -160,10 +193,11 @@ int kiln_deliver_submit(component *recv, kiln_batch *b, kiln_submit_cb cb, void 
         if (p->payload) {
             kiln_payload_set_stats(p->payload, &g->core->stats);
             bytes += kiln_payload_mem(p->payload);
+            wire += kiln_payload_wire_size(p->payload);
         }
     }
     kiln_counter_add(recv->recv_profiles, profiles);
-    kiln_counter_add(recv->recv_bytes, b->bytes ? b->bytes : bytes);
+    kiln_counter_add(recv->recv_bytes, wire);
 
     const char *why = NULL;
     char whybuf[256];
@@ -189,7 +223,7 @@ int kiln_deliver_submit(component *recv, kiln_batch *b, kiln_submit_cb cb, void 
     }
     if (why) {
         kiln_counter_add(recv->ref_profiles, profiles);
-        kiln_counter_add(recv->ref_bytes, b->bytes ? b->bytes : bytes);
+        kiln_counter_add(recv->ref_bytes, wire);
         kiln_batch_unref(b);
         return kiln_err_set(err, KILN_EAGAIN, "%s", why);
     }
@@ -204,6 +238,7 @@ int kiln_deliver_submit(component *recv, kiln_batch *b, kiln_submit_cb cb, void 
     d->cb_arg = arg;
     d->recv = recv;
     d->bytes = bytes;
+    d->wire_bytes = wire;
     d->profiles = profiles;
     d->g = g;
     atomic_fetch_add(&g->inflight_bytes, (long)bytes);
@@ -263,7 +298,7 @@ static void export_one(component *e, exp_item *it)
         pthread_mutex_unlock(&x->mu);
         if (stopping) break;
         kiln_counter_add(x->retries, 1);
-        kiln_core_log(KILN_LOG_WARN, e->id, "export failed, retrying in %lldms: %s",
+        kiln_core_log(KILN_LOG_WARN, e->logname, "export failed, retrying in %lldms: %s",
                       (long long)(wait / 1000000), err.msg);
         sleep_ns(wait);
         wait *= 2;
@@ -272,7 +307,7 @@ static void export_one(component *e, exp_item *it)
     }
     size_t n = it->batch->n, bytes = 0;
     for (size_t i = 0; i < n; i++)
-        if (it->batch->v[i].payload) bytes += kiln_payload_mem(it->batch->v[i].payload);
+        if (it->batch->v[i].payload) bytes += kiln_payload_wire_size(it->batch->v[i].payload);
     if (rc == KILN_OK) {
         kiln_counter_add(x->sent_profiles, n);
         kiln_counter_add(x->sent_bytes, bytes);
@@ -280,7 +315,7 @@ static void export_one(component *e, exp_item *it)
         kiln_counter_add(x->failed_profiles, n);
         if (!err.msg[0]) kiln_err_set(&err, rc, "export failed");
         kiln_err_prefix(&err, "exporter %s", e->id);
-        kiln_core_log(KILN_LOG_ERROR, e->id, "export failed profiles=%zu: %s", n, err.msg);
+        kiln_core_log(KILN_LOG_ERROR, e->logname, "export failed profiles=%zu: %s", n, err.msg);
     }
     part_done(it->d, rc, &err);
     kiln_batch_unref(it->batch);

@@ -150,14 +150,18 @@ static component *new_component(kiln_graph *g, const kiln_config_component *cc, 
     else
         snprintf(lb, sizeof lb, "%s=\"%s\"", kiln_kind_name(cc->kind), cc->id);
     c->label = strdup(lb);
+    char ln[300];
+    snprintf(ln, sizeof ln, "%s/%s", kiln_kind_name(cc->kind), cc->id);
+    c->logname = strdup(ln);
     c->host.vt = &kiln_core_host_vtbl;
     c->host.core = c;
     c->host.id = c->id;
     c->host.kind = kiln_kind_name(cc->kind);
     c->host.log_level = g->cfg->log_level;
-    if (!c->id || !c->label) {
+    if (!c->id || !c->label || !c->logname) {
         free(c->id);
         free(c->label);
+        free(c->logname);
         free(c);
         return NULL;
     }
@@ -371,8 +375,21 @@ int kiln_graph_build(kiln_core *core, kiln_config *cfg, int create, kiln_graph *
             }
             p->procs[p->n_procs++] = c;
         }
-        for (size_t j = 0; j < cp->n_exporters; j++)
-            p->exps[p->n_exps++] = find_comp(g, KILN_KIND_EXPORTER, cp->exporters[j]);
+        if (cp->n_exporters > 64) {
+            rc = kiln_err_set(err, KILN_EINVAL, "service.pipelines.%s: %zu exporters; at most 64", cp->id,
+                              cp->n_exporters);
+            goto fail;
+        }
+        p->exp_ids = calloc(cp->n_exporters ? cp->n_exporters : 1, sizeof *p->exp_ids);
+        if (!p->exp_ids) {
+            rc = kiln_err_set(err, KILN_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t j = 0; j < cp->n_exporters; j++) {
+            p->exps[p->n_exps] = find_comp(g, KILN_KIND_EXPORTER, cp->exporters[j]);
+            p->exp_ids[p->n_exps] = p->exps[p->n_exps]->id;
+            p->n_exps++;
+        }
         for (size_t j = 0; j < cp->n_receivers; j++) {
             component *r = find_comp(g, KILN_KIND_RECEIVER, cp->receivers[j]);
             pipeline **nf = realloc(r->feeds, (r->n_feeds + 1) * sizeof *nf);
@@ -486,6 +503,7 @@ void kiln_graph_destroy(kiln_graph *g, int64_t deadline)
         free(c->feeds);
         free(c->id);
         free(c->label);
+        free(c->logname);
         free(c);
     }
     free(g->comps);
@@ -493,6 +511,7 @@ void kiln_graph_destroy(kiln_graph *g, int64_t deadline)
         free(g->pipes[i].id);
         free(g->pipes[i].procs);
         free(g->pipes[i].exps);
+        free(g->pipes[i].exp_ids);
     }
     free(g->pipes);
     kiln_http_free(g->http);

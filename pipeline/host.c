@@ -11,7 +11,7 @@ static component *C(kiln_host *h) { return (component *)h->core; }
 
 static void h_vlog(kiln_host *h, int level, const char *fmt, va_list ap)
 {
-    kiln_core_vlog(level, h->id, fmt, ap);
+    kiln_core_vlog(level, C(h)->logname, fmt, ap);
 }
 
 static int h_http_route(kiln_host *h, const char *endpoint, const char *method, const char *path,
@@ -80,6 +80,18 @@ static void h_count_dropped(kiln_host *h, const char *reason, uint64_t n)
                      n);
 }
 
+static void h_pipeline_exporters(kiln_host *h, const char *const **ids, size_t *n)
+{
+    component *c = C(h);
+    if (c->kind != KILN_KIND_PROCESSOR || !c->pipe) {
+        *ids = NULL;
+        *n = 0;
+        return;
+    }
+    *ids = c->pipe->exp_ids;
+    *n = c->pipe->n_exps;
+}
+
 const kiln_host_vtbl kiln_core_host_vtbl = {
     .size = sizeof(kiln_host_vtbl),
     .vlog = h_vlog,
@@ -97,4 +109,5 @@ const kiln_host_vtbl kiln_core_host_vtbl = {
     .counter = h_counter,
     .gauge = h_gauge,
     .count_dropped = h_count_dropped,
+    .pipeline_exporters = h_pipeline_exporters,
 };

@@ -133,7 +133,24 @@ void kiln_payload_unref(kiln_payload *pl)
 }
 
 kiln_format kiln_payload_format(const kiln_payload *pl) { return pl->fmt; }
-void kiln_payload_set_stats(kiln_payload *pl, kiln_payload_stats *st) { pl->stats = st; }
+void kiln_payload_set_stats(kiln_payload *pl, kiln_payload_stats *st)
+{
+    pthread_mutex_lock(&pl->mu);
+    if (!pl->stats && st) {
+        /* count what was produced before the payload reached the core
+         * (a receiver's peek gunzips) */
+        if (atomic_load(&pl->raw_state) == 1 && pl->raw_arena) atomic_fetch_add(&st->inflates, 1);
+        if (atomic_load(&pl->model_state) == 1 && atomic_load(&pl->bytes_state) == 1 && pl->raw)
+            atomic_fetch_add(&st->decodes, 1);
+    }
+    pl->stats = st;
+    pthread_mutex_unlock(&pl->mu);
+}
+
+size_t kiln_payload_wire_size(const kiln_payload *pl)
+{
+    return atomic_load(&((kiln_payload *)pl)->bytes_state) == 1 ? pl->len : 0;
+}
 void kiln_payload_set_limits(kiln_payload *pl, const kiln_pprof_limits *lim)
 {
     if (lim) pl->lim = *lim;

@@ -47,6 +47,8 @@ struct mock_host {
     mock_metric metrics[MOCK_MAX];
     size_t nmetrics;
     uint64_t dropped;
+    char *exporters[64];
+    size_t n_exporters;
 };
 
 static mock_host *M(kiln_host *h) { return (mock_host *)h->core; }
@@ -170,6 +172,13 @@ static kiln_gauge *m_gauge(kiln_host *h, const char *name, const char *help, con
 }
 static void m_dropped(kiln_host *h, const char *reason, uint64_t n) { M(h)->dropped += n; }
 
+static void m_pipeline_exporters(kiln_host *h, const char *const **ids, size_t *n)
+{
+    mock_host *m = M(h);
+    *ids = (const char *const *)m->exporters;
+    *n = m->n_exporters;
+}
+
 static const kiln_host_vtbl mock_vtbl = {
     .size = sizeof(kiln_host_vtbl),
     .vlog = m_vlog,
@@ -187,6 +196,7 @@ static const kiln_host_vtbl mock_vtbl = {
     .counter = m_counter,
     .gauge = m_gauge,
     .count_dropped = m_dropped,
+    .pipeline_exporters = m_pipeline_exporters,
 };
 
 mock_host *mock_host_new(const char *id, const char *kind)
@@ -207,6 +217,7 @@ void mock_host_free(mock_host *m)
 {
     if (!m) return;
     for (size_t i = 0; i < m->nbatches; i++) kiln_batch_unref(m->batches[i]);
+    for (size_t i = 0; i < m->n_exporters; i++) free(m->exporters[i]);
     free(m->log);
     free(m);
 }
@@ -312,4 +323,11 @@ void mock_http_reply_free(mock_http_reply *r)
 {
     free(r->body);
     r->body = NULL;
+}
+
+void mock_host_set_exporters(mock_host *m, const char *const *ids, size_t n)
+{
+    for (size_t i = 0; i < m->n_exporters; i++) free(m->exporters[i]);
+    m->n_exporters = 0;
+    for (size_t i = 0; i < n && i < 64; i++) m->exporters[m->n_exporters++] = strdup(ids[i]);
 }

@@ -21,6 +21,9 @@ kiln_host *mock_host_host(mock_host *m);
  * refusals; the batch is released); otherwise the callback gets `deferred`. */
 void mock_host_set_submit(mock_host *m, int immediate, int deferred);
 
+/* The exporter ids pipeline_exporters() reports (processor tests). */
+void mock_host_set_exporters(mock_host *m, const char *const *ids, size_t n);
+
 /* Batches submitted so far (the mock keeps one reference to each). */
 size_t mock_host_nbatches(const mock_host *m);
 kiln_batch *mock_host_batch(const mock_host *m, size_t i);

@@ -117,6 +117,12 @@ typedef struct kiln_host_vtbl {
 
     /* Counts profiles a processor or exporter dropped, by reason. Any thread. */
     void (*count_dropped)(kiln_host *h, const char *reason, uint64_t profiles);
+
+    /* Processors: the ids of the exporters of the pipeline this instance
+     * belongs to, in pipeline order (bit i of kiln_profile.route_mask is
+     * ids[i]). The array is owned by the core and valid until destroy.
+     * Other kinds get n = 0. At most 64 exporters per pipeline. */
+    void (*pipeline_exporters)(kiln_host *h, const char *const **ids, size_t *n);
 } kiln_host_vtbl;
 
 struct kiln_host {

@@ -90,6 +90,10 @@ int kiln_payload_raw(kiln_payload *pl, const uint8_t **data, size_t *len, kiln_e
  * error is cached too and returned to every caller. */
 int kiln_payload_pprof(kiln_payload *pl, const kiln_pprof **out, kiln_err *err);
 
+/* Bytes of the payload as received (0 for a model payload not yet encoded).
+ * Never produces anything. */
+size_t kiln_payload_wire_size(const kiln_payload *pl);
+
 /* 1 if the model has been decoded already (nothing is decoded by asking). */
 int kiln_payload_is_decoded(const kiln_payload *pl);
 
@@ -117,6 +121,12 @@ typedef struct kiln_profile {
     kiln_payload *payload; /* one reference owned by the profile */
     uint32_t flags;        /* KILN_PROFILE_* */
     const char *drop_reason; /* static string when DROPPED */
+    /* Which exporters of the pipeline get this profile: 0 means all; else
+     * bit i selects the pipeline's exporter i, in the order the host's
+     * pipeline_exporters() gives (the order of the pipeline's `exporters`
+     * list). Set by routing processors; a profile whose mask selects none
+     * of the pipeline's exporters is counted as dropped ("no_route"). */
+    uint64_t route_mask;
 } kiln_profile;
 
 typedef struct kiln_batch {
@@ -124,7 +134,8 @@ typedef struct kiln_batch {
     size_t n;
     size_t cap;
     kiln_profile *v;
-    size_t bytes; /* received bytes of all payloads (for accounting) */
+    size_t bytes; /* request bytes the batch came from, set by the receiver
+                     for its own logs; the core counts payload sizes itself */
 } kiln_batch;
 
 /* A new empty batch, refcount 1; NULL when out of memory. */
@@ -140,6 +151,10 @@ kiln_profile *kiln_batch_add(kiln_batch *b);
 /* A new batch with copies of every profile not dropped (labels and tenant
  * duplicated, payloads shared by reference). Refcount 1. */
 kiln_batch *kiln_batch_clone(const kiln_batch *b);
+
+/* A new batch with copies of the live profiles whose route_mask is 0 or
+ * has `bit` set (payloads shared). Refcount 1; NULL when out of memory. */
+kiln_batch *kiln_batch_subset(const kiln_batch *b, uint64_t bit);
 
 /* Marks a profile dropped with a static reason (counted by the core). */
 void kiln_profile_drop(kiln_profile *p, const char *reason);

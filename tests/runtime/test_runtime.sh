@@ -37,8 +37,9 @@ post() { # post TAG -> prints "code seconds" and saves headers in $WORK/h.TAG
 # 1. delivery waits for the exporter; a full queue answers 429 + Retry-After
 write_cfg "$WORK/a.yaml" "delay: 1s" "sending_queue: {queue_size: 1, num_consumers: 1}"
 start_kiln "$WORK/a.yaml" || exit 1
-for i in 1 2 3 4; do post $i >"$WORK/r.$i" & sleep 0.1; done
-wait
+pids=
+for i in 1 2 3 4; do post $i >"$WORK/r.$i" & pids="$pids $!"; sleep 0.1; done
+wait $pids
 codes=$(cat "$WORK"/r.* | awk '{print $1}' | sort | tr '\n' ' ')
 n200=$(cat "$WORK"/r.* | awk '$1==200' | wc -l)
 n429=$(cat "$WORK"/r.* | awk '$1==429' | wc -l)
