@@ -1,0 +1,3 @@
+module kiln.test/goclient
+
+go 1.19
