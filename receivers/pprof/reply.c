@@ -1,0 +1,101 @@
+/* receivers/pprof/reply.c — error bodies of /ingest, shaped like Pyroscope's
+ * httputil.ErrorWithStatus: {"code":"<connect code>","message":"<text>"},
+ * the Connect code derived from the HTTP status. Writes into the caller's
+ * buffer; nothing is allocated. */
+#include "pprofrx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *kiln_pprofrx_code_name(int s)
+{
+    switch (s) {
+    case 400: return "invalid_argument";
+    case 401: return "unauthenticated";
+    case 403: return "permission_denied";
+    case 404: return "not_found";
+    case 408: return "deadline_exceeded";
+    case 409: return "aborted";
+    case 412: return "failed_precondition";
+    case 413: return "invalid_argument";
+    case 429: return "resource_exhausted";
+    case 501: return "unimplemented";
+    case 503: return "unavailable";
+    case 504: return "deadline_exceeded";
+    case 500: return "internal";
+    default: return "unknown";
+    }
+}
+
+/* Length of a valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t l;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        l = 2;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        l = 3;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        l = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < l) return 0;
+    unsigned cp = c & (0xFF >> (l + 1));
+    for (size_t i = 1; i < l; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
+    return l;
+}
+
+size_t kiln_pprofrx_json_error(char *buf, size_t cap, int status, const char *msg)
+{
+    const char *code = kiln_pprofrx_code_name(status);
+    int head = snprintf(buf, cap, "{\"code\":\"%s\",\"message\":\"", code);
+    if (head < 0 || (size_t)head + 3 > cap) {
+        if (cap) buf[0] = 0;
+        return 0;
+    }
+    size_t o = (size_t)head;
+    const unsigned char *m = (const unsigned char *)(msg ? msg : "");
+    size_t n = strlen((const char *)m);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = m[i];
+        char esc[8];
+        const char *piece = esc;
+        size_t pl, step = 1;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            pl = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            pl = 6;
+        } else {
+            size_t l = utf8_len(m + i, n - i);
+            if (l == 0) {
+                piece = "\\ufffd";
+                pl = 6;
+            } else {
+                piece = (const char *)m + i;
+                pl = step = l;
+            }
+        }
+        if (o + pl + 3 > cap) break; /* keep room for "}\0: the message is cut */
+        memcpy(buf + o, piece, pl);
+        o += pl;
+        i += step;
+    }
+    buf[o++] = '"';
+    buf[o++] = '}';
+    buf[o] = 0;
+    return o;
+}
