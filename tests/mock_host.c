@@ -19,6 +19,7 @@ typedef struct mock_route {
 
 typedef struct mock_metric {
     char name[128];
+    char labels[256];
     kiln_counter c;
     kiln_gauge g;
 } mock_metric;
@@ -111,7 +112,12 @@ static int m_body(kiln_http_req *r, int take, uint8_t **data, size_t *len)
     }
     return KILN_OK;
 }
-static void m_set_header(kiln_http_req *r, const char *name, const char *value) {}
+static void m_set_header(kiln_http_req *r, const char *name, const char *value)
+{
+    mock_http_reply *o = r->out;
+    size_t n = strlen(o->headers);
+    snprintf(o->headers + n, sizeof o->headers - n, "%s: %s\n", name, value);
+}
 static void m_reply(kiln_http_req *r, int status, const char *ct, const void *body, size_t len)
 {
     mock_http_reply *o = r->out;
@@ -151,23 +157,26 @@ static int m_call(kiln_host *h, void (*fn)(void *), void *arg)
     return KILN_OK;
 }
 
-static mock_metric *m_metric(mock_host *m, const char *name)
+static mock_metric *m_metric(mock_host *m, const char *name, const char *labels)
 {
+    if (!labels) labels = "";
     for (size_t i = 0; i < m->nmetrics; i++)
-        if (strcmp(m->metrics[i].name, name) == 0) return &m->metrics[i];
+        if (strcmp(m->metrics[i].name, name) == 0 && strcmp(m->metrics[i].labels, labels) == 0)
+            return &m->metrics[i];
     if (m->nmetrics == MOCK_MAX) return NULL;
     mock_metric *mm = &m->metrics[m->nmetrics++];
     snprintf(mm->name, sizeof mm->name, "%s", name);
+    snprintf(mm->labels, sizeof mm->labels, "%s", labels);
     return mm;
 }
 static kiln_counter *m_counter(kiln_host *h, const char *name, const char *help, const char *labels)
 {
-    mock_metric *mm = m_metric(M(h), name);
+    mock_metric *mm = m_metric(M(h), name, labels);
     return mm ? &mm->c : NULL;
 }
 static kiln_gauge *m_gauge(kiln_host *h, const char *name, const char *help, const char *labels)
 {
-    mock_metric *mm = m_metric(M(h), name);
+    mock_metric *mm = m_metric(M(h), name, labels);
     return mm ? &mm->g : NULL;
 }
 static void m_dropped(kiln_host *h, const char *reason, uint64_t n) { M(h)->dropped += n; }
@@ -233,8 +242,16 @@ kiln_batch *mock_host_batch(const mock_host *m, size_t i) { return i < m->nbatch
 const char *mock_host_log(const mock_host *m) { return m->log ? m->log : ""; }
 uint64_t mock_host_counter(const mock_host *m, const char *name)
 {
+    uint64_t sum = 0;
     for (size_t i = 0; i < m->nmetrics; i++)
-        if (strcmp(m->metrics[i].name, name) == 0)
+        if (strcmp(m->metrics[i].name, name) == 0) sum += atomic_load(&m->metrics[i].c.v);
+    return sum;
+}
+
+uint64_t mock_host_counter_labels(const mock_host *m, const char *name, const char *labels)
+{
+    for (size_t i = 0; i < m->nmetrics; i++)
+        if (strcmp(m->metrics[i].name, name) == 0 && strcmp(m->metrics[i].labels, labels) == 0)
             return atomic_load(&m->metrics[i].c.v);
     return 0;
 }

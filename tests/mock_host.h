@@ -31,8 +31,10 @@ kiln_batch *mock_host_batch(const mock_host *m, size_t i);
 /* Everything logged, one line per call. */
 const char *mock_host_log(const mock_host *m);
 
-/* The value of a counter registered with `name` (0 if none). */
+/* The sum of the counters registered with `name`, whatever their labels
+ * (0 if none); and the one with exactly `labels` ("code=\"200\""). */
 uint64_t mock_host_counter(const mock_host *m, const char *name);
+uint64_t mock_host_counter_labels(const mock_host *m, const char *name, const char *labels);
 uint64_t mock_host_dropped(const mock_host *m);
 
 typedef struct mock_http_reply {
@@ -41,6 +43,7 @@ typedef struct mock_http_reply {
     char content_type[128];
     char *body; /* NUL-terminated copy, malloc'ed; free with mock_http_reply_free */
     size_t len;
+    char headers[1024]; /* "Name: value\n" per header the plugin set */
 } mock_http_reply;
 
 /* Sends a request to the route registered for the path of `target`

@@ -412,6 +412,7 @@ static void t_empty_profile_is_200_and_nothing(void)
 /* batches the request should hand to submit (the mock keeps even those the
  * pipeline then fails) */
 static size_t expect_batches;
+static const char *expect_retry_after = "Retry-After: ";
 
 static void expect(rx *r, const char *target, const char **hdr, const void *body, size_t len,
                    int status, const char *json)
@@ -426,6 +427,7 @@ static void expect(rx *r, const char *target, const char **hdr, const void *body
         CHECK_EQ_STR(rep.body, json);
     }
     CHECK_EQ_INT(mock_host_nbatches(r->m), before + (status == 200 ? 1 : expect_batches));
+    if (status == 429) CHECK_CONTAINS(rep.headers, expect_retry_after);
     mock_http_reply_free(&rep);
 }
 
@@ -563,6 +565,7 @@ static void t_pipeline_refusals(void)
     uint8_t *b = test_read_corpus("pprof__sample.cpu.pb.gz", &len);
     rx r;
     CHECK_EQ_INT(rx_open(&r, "retry_after: 2500ms\n"), KILN_OK);
+    expect_retry_after = "Retry-After: 3\n"; /* whole seconds, rounded up */
     mock_host_set_submit(r.m, KILN_EAGAIN, KILN_OK);
     expect(&r, "/ingest?name=x&format=pprof", NULL, b, len, 429,
            "{\"code\":\"resource_exhausted\",\"message\":\"mock: submit refused\"}");
