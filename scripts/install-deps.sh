@@ -4,7 +4,8 @@
 set -euo pipefail
 run_pkgs=(build-essential cmake pkg-config ca-certificates
   libevent-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
-  librdkafka-dev libyaml-dev zlib1g-dev libzstd-dev libdeflate-dev libpcre2-dev)
+  librdkafka-dev libyaml-dev zlib1g-dev libzstd-dev libdeflate-dev libpcre2-dev
+  libcurl4-openssl-dev libssl-dev)
 test_pkgs=(clang libclang-rt-14-dev golang-go golang-github-google-pprof-dev
   curl procps python3)
 want=("${run_pkgs[@]}")
