@@ -108,6 +108,15 @@ static void exporter_enqueue(component *e, kiln_batch *b, delivery *d)
     pthread_mutex_unlock(&x->mu);
 }
 
+/* 1 if every profile of the (compacted) batch goes to the exporter of `bit`:
+ * then the exporter can share the batch instead of getting a copy. */
+static int routes_all(const kiln_batch *b, uint64_t bit)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->v[i].route_mask && !(b->v[i].route_mask & bit)) return 0;
+    return 1;
+}
+
 static void run_pipeline(void *arg)
 {
     pipe_task *t = arg;
@@ -163,7 +172,8 @@ static void run_pipeline(void *arg)
     }
     atomic_fetch_add(&d->pending, (int)p->n_exps);
     for (size_t i = 0; i < p->n_exps; i++) {
-        kiln_batch *eb = routed ? kiln_batch_subset(b, 1ULL << i) : kiln_batch_ref(b);
+        kiln_batch *eb = routed && !routes_all(b, 1ULL << i) ? kiln_batch_subset(b, 1ULL << i)
+                                                             : kiln_batch_ref(b);
         if (!eb) {
             kiln_err e;
             kiln_err_set(&e, KILN_ENOMEM, "out of memory routing");

@@ -147,6 +147,12 @@ void kiln_payload_set_stats(kiln_payload *pl, kiln_payload_stats *st)
     pthread_mutex_unlock(&pl->mu);
 }
 
+void kiln_payload_inherit(kiln_payload *dst, const kiln_payload *src)
+{
+    dst->lim = src->lim;
+    kiln_payload_set_stats(dst, src->stats);
+}
+
 size_t kiln_payload_wire_size(const kiln_payload *pl)
 {
     return atomic_load(&((kiln_payload *)pl)->bytes_state) == 1 ? pl->len : 0;

@@ -73,6 +73,11 @@ kiln_format kiln_payload_format(const kiln_payload *pl);
 /* Points the payload at the core's counters (done by the core on submit). */
 void kiln_payload_set_stats(kiln_payload *pl, kiln_payload_stats *st);
 
+/* Gives `dst` the core context of `src` (its stats counters and decode
+ * limits): a processor that replaces a payload calls this so the new
+ * payload's decodes and encodes are counted like the old one's. */
+void kiln_payload_inherit(kiln_payload *dst, const kiln_payload *src);
+
 /* Sets decode limits used when the model is produced lazily. */
 void kiln_payload_set_limits(kiln_payload *pl, const kiln_pprof_limits *lim);
 

@@ -262,6 +262,7 @@ static int relabel_samples(relabel_state *s, kiln_profile *p, kiln_relabel_match
             kiln_arena_destroy(na);
             return kiln_err_set(err, KILN_ENOMEM, "relabel: out of memory");
         }
+        kiln_payload_inherit(pl, p->payload);
         kiln_payload_unref(p->payload);
         p->payload = pl;
         kiln_counter_add(s->rewritten, 1);

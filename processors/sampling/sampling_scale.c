@@ -63,6 +63,7 @@ int kiln_sampling_scale_payload(kiln_payload *src, double percentage, kiln_paylo
         kiln_arena_destroy(a);
         return kiln_err_set(err, KILN_ENOMEM, "sampling: out of memory scaling a profile");
     }
+    kiln_payload_inherit(pl, src);
     *out = pl;
     return KILN_OK;
 }
