@@ -120,6 +120,11 @@ struct kiln_graph {
     atomic_int draining;
     int started;
     kiln_gauge *mem_gauge;
+    /* publish/lookup registry (names owned here, objects by publishers) */
+    pthread_mutex_t reg_mu;
+    char **reg_names;
+    void **reg_objs;
+    size_t n_reg;
 };
 
 struct kiln_core {

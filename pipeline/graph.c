@@ -321,6 +321,7 @@ int kiln_graph_build(kiln_core *core, kiln_config *cfg, int create, kiln_graph *
     if (!g) return kiln_err_set(err, KILN_ENOMEM, "out of memory");
     g->core = core;
     g->cfg = cfg;
+    pthread_mutex_init(&g->reg_mu, NULL);
     g->memory_limit = cfg->memory_limit;
     g->http = kiln_http_new(core->base);
     g->pipes = calloc(cfg->n_pipelines ? cfg->n_pipelines : 1, sizeof *g->pipes);
@@ -514,6 +515,10 @@ void kiln_graph_destroy(kiln_graph *g, int64_t deadline)
         free(g->pipes[i].exp_ids);
     }
     free(g->pipes);
+    for (size_t i = 0; i < g->n_reg; i++) free(g->reg_names[i]);
+    free(g->reg_names);
+    free(g->reg_objs);
+    pthread_mutex_destroy(&g->reg_mu);
     kiln_http_free(g->http);
     if (g->cfg) kiln_config_free(g->cfg);
     free(g);

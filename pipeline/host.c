@@ -2,6 +2,7 @@
  * component instance (see include/kiln/host.h). host->core points at the
  * component. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
@@ -92,6 +93,45 @@ static void h_pipeline_exporters(kiln_host *h, const char *const **ids, size_t *
     *n = c->pipe->n_exps;
 }
 
+static int h_publish(kiln_host *h, const char *name, void *obj, kiln_err *err)
+{
+    kiln_graph *g = C(h)->g;
+    int rc = KILN_OK;
+    pthread_mutex_lock(&g->reg_mu);
+    for (size_t i = 0; i < g->n_reg; i++)
+        if (strcmp(g->reg_names[i], name) == 0) {
+            rc = kiln_err_set(err, KILN_EINVAL, "%s: \"%s\" is already published", h->id, name);
+            goto out;
+        }
+    char **nn = realloc(g->reg_names, (g->n_reg + 1) * sizeof *nn);
+    if (nn) g->reg_names = nn;
+    void **no = realloc(g->reg_objs, (g->n_reg + 1) * sizeof *no);
+    if (no) g->reg_objs = no;
+    char *copy = strdup(name);
+    if (!nn || !no || !copy) {
+        free(copy);
+        rc = kiln_err_set(err, KILN_ENOMEM, "out of memory");
+        goto out;
+    }
+    g->reg_names[g->n_reg] = copy;
+    g->reg_objs[g->n_reg] = obj;
+    g->n_reg++;
+out:
+    pthread_mutex_unlock(&g->reg_mu);
+    return rc;
+}
+
+static void *h_lookup(kiln_host *h, const char *name)
+{
+    kiln_graph *g = C(h)->g;
+    void *obj = NULL;
+    pthread_mutex_lock(&g->reg_mu);
+    for (size_t i = 0; i < g->n_reg && !obj; i++)
+        if (strcmp(g->reg_names[i], name) == 0) obj = g->reg_objs[i];
+    pthread_mutex_unlock(&g->reg_mu);
+    return obj;
+}
+
 const kiln_host_vtbl kiln_core_host_vtbl = {
     .size = sizeof(kiln_host_vtbl),
     .vlog = h_vlog,
@@ -110,4 +150,6 @@ const kiln_host_vtbl kiln_core_host_vtbl = {
     .gauge = h_gauge,
     .count_dropped = h_count_dropped,
     .pipeline_exporters = h_pipeline_exporters,
+    .publish = h_publish,
+    .lookup = h_lookup,
 };

@@ -50,6 +50,9 @@ struct mock_host {
     uint64_t dropped;
     char *exporters[64];
     size_t n_exporters;
+    char *reg_names[MOCK_MAX];
+    void *reg_objs[MOCK_MAX];
+    size_t n_reg;
 };
 
 static mock_host *M(kiln_host *h) { return (mock_host *)h->core; }
@@ -188,6 +191,27 @@ static void m_pipeline_exporters(kiln_host *h, const char *const **ids, size_t *
     *n = m->n_exporters;
 }
 
+static int m_publish(kiln_host *h, const char *name, void *obj, kiln_err *err)
+{
+    mock_host *m = M(h);
+    for (size_t i = 0; i < m->n_reg; i++)
+        if (strcmp(m->reg_names[i], name) == 0)
+            return kiln_err_set(err, KILN_EINVAL, "\"%s\" is already published", name);
+    if (m->n_reg == MOCK_MAX) return kiln_err_set(err, KILN_ENOMEM, "mock registry full");
+    m->reg_names[m->n_reg] = strdup(name);
+    m->reg_objs[m->n_reg] = obj;
+    m->n_reg++;
+    return KILN_OK;
+}
+
+static void *m_lookup(kiln_host *h, const char *name)
+{
+    mock_host *m = M(h);
+    for (size_t i = 0; i < m->n_reg; i++)
+        if (strcmp(m->reg_names[i], name) == 0) return m->reg_objs[i];
+    return NULL;
+}
+
 static const kiln_host_vtbl mock_vtbl = {
     .size = sizeof(kiln_host_vtbl),
     .vlog = m_vlog,
@@ -206,6 +230,8 @@ static const kiln_host_vtbl mock_vtbl = {
     .gauge = m_gauge,
     .count_dropped = m_dropped,
     .pipeline_exporters = m_pipeline_exporters,
+    .publish = m_publish,
+    .lookup = m_lookup,
 };
 
 mock_host *mock_host_new(const char *id, const char *kind)
@@ -227,6 +253,7 @@ void mock_host_free(mock_host *m)
     if (!m) return;
     for (size_t i = 0; i < m->nbatches; i++) kiln_batch_unref(m->batches[i]);
     for (size_t i = 0; i < m->n_exporters; i++) free(m->exporters[i]);
+    for (size_t i = 0; i < m->n_reg; i++) free(m->reg_names[i]);
     free(m->log);
     free(m);
 }

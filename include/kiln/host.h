@@ -123,6 +123,16 @@ typedef struct kiln_host_vtbl {
      * ids[i]). The array is owned by the core and valid until destroy.
      * Other kinds get n = 0. At most 64 exporters per pipeline. */
     void (*pipeline_exporters)(kiln_host *h, const char *const **ids, size_t *n);
+
+    /* A registry of named objects that components of one running config
+     * share (e.g. the blocks exporter publishes its heads so the query
+     * exporter can read data not yet in a block). publish from create;
+     * lookup from start or later (every create has run by then). The core
+     * does not own or free `obj`; the publisher keeps it valid until its
+     * destroy, which runs after every start/consume of the config ended.
+     * publish fails (KILN_EINVAL) if the name is taken. */
+    int (*publish)(kiln_host *h, const char *name, void *obj, kiln_err *err);
+    void *(*lookup)(kiln_host *h, const char *name);
 } kiln_host_vtbl;
 
 struct kiln_host {
