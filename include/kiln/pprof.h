@@ -43,7 +43,7 @@ typedef struct kiln_pprof_limits {
 int kiln_is_gzip(const uint8_t *data, size_t len);
 
 /* Gunzips a whole gzip buffer (libdeflate; several members allowed) into
- * arena memory. Fails with KILN_ETOOBIG past `max_out` bytes, KILN_EINVAL on
+ * arena memory. Fails with KILN_ETOOBIG past `max_out` bytes (0: 256 MiB), KILN_EINVAL on
  * corrupt data (the message says at which member/byte). */
 int kiln_gunzip(kiln_arena *a, const uint8_t *in, size_t in_len, size_t max_out,
                 uint8_t **out, size_t *out_len, kiln_err *err);
@@ -69,8 +69,9 @@ int kiln_pprof_encode(const kiln_pprof *p, int gzip_level, uint8_t **out, size_t
  * sample types (names and units) and period type; functions are unified by
  * (name, system name, file, start line), mappings by their identity,
  * locations by mapping+address+lines, samples by stack and labels, and
- * values of equal samples are summed. time_nanos is the earliest start,
- * duration_nanos spans to the latest end. Inputs are not modified. */
+ * values of equal samples are summed; samples that are all zero are left
+ * out. As pprof: time_nanos is the earliest non-zero start, duration_nanos
+ * the sum of the durations, period the largest. Inputs are not modified. */
 int kiln_pprof_merge(kiln_arena *a, kiln_pprof *const *in, size_t n, kiln_pprof **out,
                      kiln_err *err);
 
@@ -104,7 +105,9 @@ int kiln_pprof_peek_scan(const uint8_t *data, size_t len, kiln_pprof_peek *out, 
 /* Per-function flat and cum totals of one sample index, computed as
  * `go tool pprof -top -nodefraction=0` does at function granularity
  * (flat to the leaf frame, inlined frames included; cum once per distinct
- * function per sample). `names` point into the profile's string table. */
+ * function per sample). `names` point into the profile's string table; an
+ * unsymbolized frame is named after its mapping's file name (pprof prints
+ * the base name in brackets). */
 typedef struct kiln_pprof_fn_total {
     const char *name;
     int64_t flat;
@@ -117,7 +120,8 @@ typedef struct kiln_pprof_fn_total {
 int kiln_pprof_top(const kiln_pprof *p, size_t sample_index, kiln_pprof_fn_total **out,
                    size_t *n_out, int64_t *total, kiln_err *err);
 
-/* Index of the sample type named `type` (or -1). */
+/* Index of the sample type named `type` (or -1); `type` NULL: the default
+ * sample type as pprof picks it (default_sample_type, else the last). */
 int kiln_pprof_sample_index(const kiln_pprof *p, const char *type);
 
 #ifdef __cplusplus
