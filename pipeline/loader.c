@@ -166,7 +166,7 @@ int kiln_loader_scan(kiln_loader *l, void (*fn)(const kiln_plugin *, const char 
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str);
     int rc = KILN_OK;
     const kiln_plugin **seen = calloc(n ? n : 1, sizeof *seen);
     size_t nseen = 0;

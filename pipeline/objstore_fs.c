@@ -370,7 +370,7 @@ static int walk_dir(list_ctx *c, const char *dir, const char *match)
     }
     if (rc == KILN_OK && errno != 0) rc = io_err(c->err, errno, "read directory", fs, dir);
     closedir(d); /* one descriptor open at a time, whatever the depth */
-    if (rc == KILN_OK) qsort(es, n, sizeof *es, cmp_ent);
+    if (rc == KILN_OK && n > 1) qsort(es, n, sizeof *es, cmp_ent);
     for (size_t i = 0; i < n && rc == KILN_OK; i++) {
         size_t dl = strlen(dir), nl = strlen(es[i].name);
         if (dl + nl > KILN_OBJSTORE_KEY_MAX) continue; /* not a key kiln can have written */
