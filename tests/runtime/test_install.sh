@@ -16,4 +16,8 @@ check "generated pprof header installed" test -f "$prefix/include/kiln/proto/pro
 # a plugin compiles against the installed headers alone
 printf '#include <kiln/kiln.h>\nint main(void){return KILN_ABI_MAJOR == 1 ? 0 : 1;}\n' >"$WORK/p.c"
 check "installed headers compile on their own" cc -std=c11 -I"$prefix/include" -c "$WORK/p.c" -o "$WORK/p.o"
+# every example a user may start from is valid against the built plugins
+for ex in "$(dirname "$0")"/../../examples/*.yaml; do
+  check "example $(basename "$ex") is valid" "$KILN" validate --config "$ex"
+done
 finish
