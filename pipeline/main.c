@@ -3,6 +3,7 @@
  *   kiln --config FILE [--plugin-dir DIR]          run a pipeline
  *   kiln validate --config FILE [--plugin-dir DIR]  check a config, start nothing
  *   kiln components [--plugin-dir DIR]             list plugins and their fields
+ *   kiln blocks list|inspect|verify --config FILE  the blocks in a store
  *   kiln --version
  */
 #include <stdio.h>
@@ -19,6 +20,7 @@ static void usage(FILE *f)
             "usage: kiln [--config FILE] [--plugin-dir DIR]   run the pipelines of FILE\n"
             "       kiln validate --config FILE [--plugin-dir DIR]\n"
             "       kiln components [--plugin-dir DIR]\n"
+            "       kiln blocks list|inspect|verify --config FILE [--tenant T] [--block ID]\n"
             "       kiln --version\n");
 }
 
@@ -26,6 +28,8 @@ int main(int argc, char **argv)
 {
     const char *cmd = "run", *config = NULL, *plugin_dir = NULL;
     int i = 1;
+    /* blocks has options of its own: hand it the rest of the line */
+    if (argc > 1 && strcmp(argv[1], "blocks") == 0) return kiln_cli_blocks(argc - 2, argv + 2, NULL);
     if (argc > 1 && argv[1][0] != '-') cmd = argv[i++];
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {
