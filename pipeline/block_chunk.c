@@ -66,7 +66,7 @@ int kb_chunk_encode(const kb_prof_in *p, size_t n, kb_buf *out, uint64_t *n_samp
             s[k].value = p[i].value[j];
             k++;
         }
-        qsort(s + start, k - start, sizeof *s, samp_cmp);
+        if (k - start > 1) qsort(s + start, k - start, sizeof *s, samp_cmp);
         size_t w = start;
         for (size_t j = start; j < k; j++) {
             if (w > start && s[w - 1].stack == s[j].stack && s[w - 1].span == s[j].span) {

@@ -180,7 +180,7 @@ int kiln_blocks_merge(kiln_objstore *os, const char *tenant, const kiln_block_me
     size_t nr = 0;
     for (size_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < b[i]->idx.n_series; j++) refs[nr++] = (sref){(uint32_t)i, j};
-    qsort_r(refs, nr, sizeof *refs, cmp_sref, b);
+    if (nr > 1) qsort_r(refs, nr, sizeof *refs, cmp_sref, b);
     if ((rc = kb_writer_new(os, tenant, new_id, tmp_dir, &w, err)) != KILN_OK) goto done;
     for (size_t i = 0; i < nr;) {
         /* members: series of equal labels (at most one per block) */
@@ -213,7 +213,7 @@ int kiln_blocks_merge(kiln_objstore *os, const char *tenant, const kiln_block_me
         for (size_t k = 0; k < nm; k++)
             for (size_t p = 0; p < ms[k].n_profiles; p++)
                 order[q++] = (pref){ms[k].time_ns[p], (uint32_t)k, (uint32_t)p};
-        qsort(order, np, sizeof *order, cmp_pref);
+        if (np > 1) qsort(order, np, sizeof *order, cmp_pref);
         for (size_t p = 0; p < np; p++) {
             const kiln_block_samples *x = &ms[order[p].member];
             uint32_t pi = order[p].prof;
@@ -242,7 +242,7 @@ int kiln_blocks_merge(kiln_objstore *os, const char *tenant, const kiln_block_me
         for (size_t k = 0; k < in[i].n_sources; k++) memcpy(m.sources[m.n_sources++], in[i].sources[k], sizeof *m.sources);
     }
     m.n_parents = n;
-    qsort(m.sources, m.n_sources, sizeof *m.sources, cmp_idstr);
+    if (m.n_sources > 1) qsort(m.sources, m.n_sources, sizeof *m.sources, cmp_idstr);
     size_t u = 0;
     for (size_t i = 0; i < m.n_sources; i++)
         if (!u || strcmp(m.sources[u - 1], m.sources[i])) memcpy(m.sources[u++], m.sources[i], sizeof *m.sources);
@@ -326,7 +326,7 @@ int kiln_blocks_compact(kiln_objstore *os, const char *tenant, const kiln_compac
                 if (m->max_time_ns - m->min_time_ns >= W) continue; /* does not fit a window */
                 c[nc++] = (cand){i, floor_div(m->min_time_ns, W)};
             }
-            qsort(c, nc, sizeof *c, cmp_cand);
+            if (nc > 1) qsort(c, nc, sizeof *c, cmp_cand);
             size_t gi = 0, gn = 0;
             for (size_t i = 0; i < nc;) {
                 size_t j = i;

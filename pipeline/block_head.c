@@ -159,7 +159,7 @@ static int pidx_build(pidx *x, size_t n, uint64_t (*id_of)(const void *, size_t)
         return -1;
     }
     for (size_t i = 0; i < n; i++) pp[i] = (idpair){id_of(arr, i), (uint32_t)i};
-    qsort(pp, n, sizeof *pp, cmp_idpair);
+    if (n > 1) qsort(pp, n, sizeof *pp, cmp_idpair);
     for (size_t i = 0; i < n; i++) {
         x->ids[i] = pp[i].id;
         x->idx[i] = pp[i].idx;
@@ -575,7 +575,7 @@ int kiln_head_append(kiln_head *h, const kiln_labels *labels, int64_t time_ns, i
     /* pass 2: new stacks, in root-first order of their location ids, so
      * that each continues from the path it shares with the one before and
      * only its new frames are looked up in the stack tree */
-    qsort_r(order, n_miss, sizeof *order, cmp_sample_stack, (void *)p);
+    if (n_miss > 1) qsort_r(order, n_miss, sizeof *order, cmp_sample_stack, (void *)p);
     size_t prev_depth = 0;
     const kiln_pprof_sample *prev = NULL; /* path[] holds its nodes */
     for (size_t oi = 0; oi < n_miss; oi++) {
@@ -653,7 +653,7 @@ int kiln_head_append(kiln_head *h, const kiln_labels *labels, int64_t time_ns, i
                 if (!key[0] || skip_sample_key(key) || series_has(base, nb, key)) continue;
                 gbuf[k++] = (lpair){key, pstr(p, l->str)};
             }
-            qsort(gbuf, k, sizeof *gbuf, cmp_lpair);
+            if (k > 1) qsort(gbuf, k, sizeof *gbuf, cmp_lpair);
             size_t u = 0; /* one value per name: the first in sort order */
             for (size_t j = 0; j < k; j++)
                 if (!u || strcmp(gbuf[u - 1].name, gbuf[j].name)) gbuf[u++] = gbuf[j];
@@ -708,7 +708,7 @@ int kiln_head_append(kiln_head *h, const kiln_labels *labels, int64_t time_ns, i
             full[nf++] = (lpair){KILN_LABEL_UNIT, su};
             full[nf++] = (lpair){KILN_LABEL_PERIOD_TYPE, pt};
             full[nf++] = (lpair){KILN_LABEL_PERIOD_UNIT, pu};
-            qsort(full, nf, sizeof *full, cmp_lpair);
+            if (nf > 1) qsort(full, nf, sizeof *full, cmp_lpair);
             if (nf > KB_MAX_LABELS) {
                 free(ptid);
                 rc = kiln_err_set(err, KILN_EINVAL, "a series of %zu labels (more than %d)", nf, KB_MAX_LABELS);
@@ -791,7 +791,7 @@ int kiln_head_write_block(kiln_head *h, kiln_objstore *os, const char *tmp_dir,
     size_t cap = 0;
     if (!order) goto oom;
     for (size_t i = 0; i < h->n_series; i++) order[i] = (uint32_t)i;
-    qsort_r(order, h->n_series, sizeof *order, cmp_series_idx, h);
+    if (h->n_series > 1) qsort_r(order, h->n_series, sizeof *order, cmp_series_idx, h);
     for (size_t i = 0; i < h->n_series; i++) {
         const kb_hseries *s = &h->series[order[i]];
         if (s->n_prof > cap) {
@@ -803,7 +803,7 @@ int kiln_head_write_block(kiln_head *h, kiln_objstore *os, const char *tmp_dir,
             if (!po || !pin) goto oom;
         }
         for (size_t j = 0; j < s->n_prof; j++) po[j] = (uint32_t)j;
-        qsort_r(po, s->n_prof, sizeof *po, cmp_prof_idx, (void *)s);
+        if (s->n_prof > 1) qsort_r(po, s->n_prof, sizeof *po, cmp_prof_idx, (void *)s);
         for (size_t j = 0; j < s->n_prof; j++) {
             uint32_t k = po[j];
             pin[j] = (kb_prof_in){s->time[k], s->dur[k], s->stack + s->soff[k], s->value + s->soff[k],
@@ -895,14 +895,14 @@ int kb_head_view_index(kiln_head *h, kb_index *x, uint32_t **map_out, kiln_err *
         return kiln_err_set(err, KILN_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) map[i] = (uint32_t)i;
-    qsort_r(map, n, sizeof *map, cmp_series_idx, h);
+    if (n > 1) qsort_r(map, n, sizeof *map, cmp_series_idx, h);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < h->series[i].n_labels; j++) {
             strs[k++] = h->series[i].names[j];
             strs[k++] = h->series[i].values[j];
         }
-    qsort(strs, k, sizeof *strs, cmp_cstr);
+    if (k > 1) qsort(strs, k, sizeof *strs, cmp_cstr);
     uint32_t nu = 0;
     for (size_t i = 0; i < k; i++)
         if (!nu || strcmp(strs[nu - 1], strs[i])) strs[nu++] = strs[i];
@@ -926,7 +926,7 @@ int kb_head_view_index(kiln_head *h, kb_index *x, uint32_t **map_out, kiln_err *
     x->n_series = (uint32_t)n;
     for (int s = 0; s < KB_NSYM; s++) x->sym[s].n = kb_sym_count(&h->syms, s);
     pthread_mutex_unlock(&h->mu);
-    qsort(tr, nt, sizeof *tr, cmp_vtrip);
+    if (nt > 1) qsort(tr, nt, sizeof *tr, cmp_vtrip);
     size_t np = 0;
     for (size_t i = 0; i < nt; i++)
         if (!i || tr[i].name != tr[i - 1].name || tr[i].value != tr[i - 1].value) np++;
@@ -977,7 +977,7 @@ int kb_head_read_samples(kiln_head *h, uint32_t hs, int64_t from, int64_t to, in
             po[np++] = (uint32_t)j;
             nsamp += s->soff[j + 1] - s->soff[j];
         }
-    qsort_r(po, np, sizeof *po, cmp_prof_idx, (void *)s);
+    if (np > 1) qsort_r(po, np, sizeof *po, cmp_prof_idx, (void *)s);
     if (!want_samples) nsamp = 0;
     o->time_ns = malloc((np ? np : 1) * sizeof *o->time_ns);
     o->duration_ns = malloc((np ? np : 1) * sizeof *o->duration_ns);
@@ -1006,7 +1006,7 @@ int kb_head_read_samples(kiln_head *h, uint32_t hs, int64_t from, int64_t to, in
         if (want_samples) {
             /* as a block holds them: sorted by (stack, span), equal ones summed */
             size_t n = w - start, k = 0;
-            qsort(tv, n, sizeof *tv, cmp_trip);
+            if (n > 1) qsort(tv, n, sizeof *tv, cmp_trip);
             for (size_t q = 0; q < n; q++) {
                 if (k && tv[k - 1].stack == tv[q].stack && tv[k - 1].span == tv[q].span)
                     tv[k - 1].value = (int64_t)((uint64_t)tv[k - 1].value + (uint64_t)tv[q].value);

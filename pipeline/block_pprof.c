@@ -125,7 +125,7 @@ int kiln_block_to_pprof(kiln_block *b, const uint32_t *series, size_t n_series, 
         for (size_t k = 0; k < s.n_samples; k++) all[n_all++] = (sv){s.stack[k], s.value[k]};
         kiln_block_samples_free(&s);
     }
-    qsort(all, n_all, sizeof *all, cmp_sv);
+    if (n_all > 1) qsort(all, n_all, sizeof *all, cmp_sv);
     size_t w = 0;
     for (size_t i = 0; i < n_all; i++) {
         if (w && all[w - 1].stack == all[i].stack)

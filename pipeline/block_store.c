@@ -251,7 +251,7 @@ static int supersedes(const kiln_block_meta *b, const kiln_block_meta *a)
 void kiln_blocks_list_visibility(kiln_blocks_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        qsort(l->v[i].sources, l->v[i].n_sources, sizeof *l->v[i].sources, cmp_id);
+        if (l->v[i].n_sources > 1) qsort(l->v[i].sources, l->v[i].n_sources, sizeof *l->v[i].sources, cmp_id);
     for (size_t i = 0; i < l->n; i++) {
         l->visible[i] = 1;
         for (size_t j = 0; j < l->n && l->visible[i]; j++)
@@ -395,7 +395,7 @@ int kiln_blocks_list_tenant_cached(kiln_objstore *os, const char *tenant, kiln_b
     keyv keys = {0};
     int rc = kiln_objstore_list(os, prefix, collect_meta, &keys, err);
     if (rc != KILN_OK) goto done;
-    qsort(keys.v, keys.n, sizeof *keys.v, cmp_strp);
+    if (keys.n > 1) qsort(keys.v, keys.n, sizeof *keys.v, cmp_strp);
     if (cache) mc_prune(cache, prefix, keys.v, keys.n);
     out->v = calloc(keys.n ? keys.n : 1, sizeof *out->v);
     out->visible = calloc(keys.n ? keys.n : 1, 1);
@@ -440,7 +440,7 @@ int kiln_blocks_list_tenant_cached(kiln_objstore *os, const char *tenant, kiln_b
         if (cache) mc_put(cache, keys.v[i], m);
         out->n++;
     }
-    qsort(out->v, out->n, sizeof *out->v, cmp_meta);
+    if (out->n > 1) qsort(out->v, out->n, sizeof *out->v, cmp_meta);
     kiln_blocks_list_visibility(out);
 done:
     for (size_t i = 0; i < keys.n; i++) free(keys.v[i]);
@@ -478,7 +478,7 @@ int kiln_blocks_tenants(kiln_objstore *os, char ***out, size_t *n, kiln_err *err
         kiln_blocks_strv_free(t.k.v, t.k.n);
         return rc;
     }
-    qsort(t.k.v, t.k.n, sizeof *t.k.v, cmp_strp);
+    if (t.k.n > 1) qsort(t.k.v, t.k.n, sizeof *t.k.v, cmp_strp);
     *out = t.k.v;
     *n = t.k.n;
     return KILN_OK;

@@ -336,7 +336,7 @@ int kb_writer_finish(kb_writer *w, const kb_symtab *syms, kiln_block_meta *m, ki
             strs[ns++] = w->series[i].names[j];
             strs[ns++] = w->series[i].values[j];
         }
-    qsort(strs, ns, sizeof *strs, cmp_str);
+    if (ns > 1) qsort(strs, ns, sizeof *strs, cmp_str);
     size_t nu = 0;
     for (size_t i = 0; i < ns; i++)
         if (nu == 0 || strcmp(strs[nu - 1], strs[i]) != 0) strs[nu++] = strs[i];
@@ -389,7 +389,7 @@ int kb_writer_finish(kb_writer *w, const kb_symtab *syms, kiln_block_meta *m, ki
     sec_end(&idx, mark, KB_SEC_CHUNKS);
 
     /* 5. postings */
-    qsort(tr, nt, sizeof *tr, cmp_triple);
+    if (nt > 1) qsort(tr, nt, sizeof *tr, cmp_triple);
     size_t np = 0;
     for (size_t i = 0; i < nt; i++)
         if (i == 0 || tr[i].name != tr[i - 1].name || tr[i].value != tr[i - 1].value) np++;

@@ -380,7 +380,7 @@ int kiln_cli_blocks(int argc, char **argv, const char *plugin_dir)
             if ((tenants[nt] = strdup(t))) nt++;
         }
         if (d) closedir(d);
-        qsort(tenants, nt, sizeof *tenants, cmp_str);
+        if (nt > 1) qsort(tenants, nt, sizeof *tenants, cmp_str);
     }
     printf("storage %s, wal %s\n", kiln_objstore_describe(os), o.no_wal ? "(not read)" : wal_dir);
     for (size_t k = 0; k < nt; k++) do_tenant(&o, os, o.no_wal ? NULL : wal_dir, tenants[k], &bad);

@@ -153,7 +153,7 @@ int kiln_pprof_peek_scan(const uint8_t *data, size_t len, kiln_pprof_peek *out, 
             return kiln_err_set(err, KILN_EINVAL,
                                 "pprof peek: string index %" PRId64 " out of range (string_table has %zu entries)",
                                 w[i].idx, n_str);
-    qsort(w, nw, sizeof w[0], cmp_want);
+    if (nw > 1) qsort(w, nw, sizeof w[0], cmp_want);
     size_t wi = 0;
     int64_t si = 0;
     p = first_str;

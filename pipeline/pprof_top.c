@@ -172,7 +172,7 @@ int kiln_pprof_top(const kiln_pprof *p, size_t sample_index, kiln_pprof_fn_total
     n = 0;
     for (size_t i = 0; i < ns.n; i++)
         if (ns.v[i].stamp) rows[n++] = (kiln_pprof_fn_total){ns.v[i].name, ns.v[i].flat, ns.v[i].cum};
-    qsort(rows, n, sizeof *rows, cmp_rows);
+    if (n > 1) qsort(rows, n, sizeof *rows, cmp_rows);
     *out = rows;
     *n_out = n;
     *total = sum;

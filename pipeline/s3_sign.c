@@ -106,7 +106,7 @@ int kiln_s3_canonical_query(kiln_osbuf *out, const kiln_s3_kv *q, size_t n)
         if (!pairs[i].name || !pairs[i].value) rc = KILN_ENOMEM;
     }
     if (rc == KILN_OK) {
-        qsort(pairs, n, sizeof *pairs, cmp_pair);
+        if (n > 1) qsort(pairs, n, sizeof *pairs, cmp_pair);
         for (size_t i = 0; i < n && rc == KILN_OK; i++)
             rc = kiln_osbuf_addf(out, "%s%s=%s", i ? "&" : "", pairs[i].name, pairs[i].value);
     }
@@ -198,7 +198,7 @@ int kiln_s3_sign(const kiln_s3_sign_in *in, kiln_osbuf *auth, kiln_osbuf *creq_o
         }
         nh++;
     }
-    qsort(h, nh, sizeof *h, cmp_hdr);
+    if (nh > 1) qsort(h, nh, sizeof *h, cmp_hdr);
 
     /* 1. the canonical request */
     rc = kiln_osbuf_addf(&creq, "%s\n%s\n", in->method, in->canonical_uri);

@@ -115,7 +115,7 @@ static void replay_tenant(bx_state *s, const char *esc, const char *tenant)
         if (names[n]) n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_name);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_name);
     kiln_blocks_list l;
     kiln_err err;
     int have_list = kiln_blocks_list_tenant_cached(s->os, tenant, s->meta_cache, &l, NULL, NULL, &err) == KILN_OK;
@@ -225,7 +225,7 @@ int kiln_bx_replay(bx_state *s, kiln_err *err)
         if (dirs[n]) n++;
     }
     closedir(d);
-    qsort(dirs, n, sizeof *dirs, cmp_name);
+    if (n > 1) qsort(dirs, n, sizeof *dirs, cmp_name);
     for (size_t i = 0; i < n; i++) {
         char tenant[KILN_TENANT_MAX + 8];
         if (kiln_blocks_tenant_unescape(dirs[i], tenant, sizeof tenant) != 0) {

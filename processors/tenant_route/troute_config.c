@@ -428,7 +428,7 @@ int kiln_troute_table_build(const kiln_troute_cfg *cfg, const kiln_node *node, k
             t->n_overrides = i + 1;
             note_limits(t, &t->overrides[i].lim);
         }
-        qsort(t->overrides, t->n_overrides, sizeof *t->overrides, cmp_override);
+        if (t->n_overrides > 1) qsort(t->overrides, t->n_overrides, sizeof *t->overrides, cmp_override);
     }
     return KILN_OK;
 fail:
