@@ -366,7 +366,7 @@ static void mc_prune(kiln_blocks_meta_cache *c, const char *prefix, char *const 
             kiln_block_meta_free(&c->v[i].m);
         }
     }
-    memmove(c->v + w, c->v + i, (c->n - i) * sizeof *c->v);
+    if (c->n > i) memmove(c->v + w, c->v + i, (c->n - i) * sizeof *c->v);
     c->n -= i - w;
     pthread_mutex_unlock(&c->mu);
 }

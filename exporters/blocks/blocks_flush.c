@@ -284,8 +284,8 @@ static size_t tenants_snapshot(bx_state *s, bx_tenant ***out)
     pthread_mutex_lock(&s->mu);
     size_t n = s->n_tenants;
     *out = malloc((n ? n : 1) * sizeof **out);
-    if (*out) memcpy(*out, s->tenants, n * sizeof **out);
-    else n = 0;
+    if (*out && n) memcpy(*out, s->tenants, n * sizeof **out);
+    else if (!*out) n = 0;
     pthread_mutex_unlock(&s->mu);
     return n;
 }

@@ -1,0 +1,12 @@
+
+e
++process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="api"}€Ð•ÿ¼1 €­ñ€½1(€0:
+
+main
+
+fe
++process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="api"}€Ð•ÿ¼1 €­ñ€½1(€0:
+
+main
+
+f
