@@ -68,7 +68,7 @@ static uint8_t *read_data(const char *name, size_t *len)
 {
     char path[1024];
     const char *src = getenv("KILN_SRC");
-    snprintf(path, sizeof path, "%s/receivers/pprof/tests/data/%s", src ? src : ".", name);
+    snprintf(path, sizeof path, "%s/receivers/pprof/tests/fixtures/%s", src ? src : ".", name);
     return test_read_file(path, len);
 }
 

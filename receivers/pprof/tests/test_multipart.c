@@ -1,7 +1,7 @@
 /* receivers/pprof/tests/test_multipart.c — the multipart scanner and the
  * sample_type_config parser.
  *
- * Real bodies: tests/data/{go,node}_*.body were written by Go's
+ * Real bodies: tests/fixtures/{go,node}_*.body were written by Go's
  * mime/multipart (as pyroscope-go uploads) and Node 20's FormData (as
  * @pyroscope/nodejs uploads) by gen_go.go / gen_node.mjs; the profile part
  * must come out byte-identical to the file that went in.
@@ -17,7 +17,7 @@ static uint8_t *read_data(const char *name, size_t *len)
 {
     char path[1024];
     const char *src = getenv("KILN_SRC");
-    snprintf(path, sizeof path, "%s/receivers/pprof/tests/data/%s", src ? src : ".", name);
+    snprintf(path, sizeof path, "%s/receivers/pprof/tests/fixtures/%s", src ? src : ".", name);
     uint8_t *b = test_read_file(path, len);
     if (!b) fprintf(stderr, "cannot read %s\n", path);
     return b;
