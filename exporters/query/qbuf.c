@@ -6,6 +6,7 @@
  * allocation sets b->oom and makes every later write a no-op, so writers
  * check once at the end.
  */
+#include <kiln/text.h>
 #include "query.h"
 
 #include <inttypes.h>
@@ -79,35 +80,6 @@ void kiln_query_buf_i64(kq_buf *b, int64_t v)
     kiln_query_buf_put(b, t, (size_t)n);
 }
 
-/* Length of a valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t l;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        l = 2;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        l = 3;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        l = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < l) return 0;
-    unsigned cp = c & (0xFFu >> (l + 1));
-    for (size_t i = 1; i < l; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
-    return l;
-}
-
 void kiln_query_buf_jstr(kq_buf *b, const char *s, size_t n)
 {
     /* worst case 6 bytes per input byte, plus quotes */
@@ -140,7 +112,7 @@ void kiln_query_buf_jstr(kq_buf *b, const char *s, size_t n)
             i++;
             continue;
         }
-        size_t l = utf8_len(m + i, n - i);
+        size_t l = kiln_utf8_len(m + i, n - i);
         if (l == 0) {
             kiln_query_buf_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
             i++;

@@ -9,6 +9,7 @@
  * Memory: every node, key and string lives in the caller's arena; nothing
  * else is allocated.
  */
+#include <kiln/text.h>
 #include "query.h"
 
 #include <errno.h>
@@ -59,51 +60,6 @@ static int hex4(jp *p, unsigned *out)
     return 0;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Validates one UTF-8 sequence at s[i]; its length or 0. */
-static size_t utf8_ok(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t l;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) l = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) l = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) l = 4, min = 0x10000;
-    else return 0;
-    if (n < l) return 0;
-    unsigned cp = c & (0xFFu >> (l + 1));
-    for (size_t k = 1; k < l; k++) {
-        if ((s[k] & 0xC0) != 0x80) return 0;
-        cp = cp << 6 | (s[k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
-    return l;
-}
-
 /* p->i is at the opening quote. */
 static int str(jp *p, const char **out, size_t *olen)
 {
@@ -127,7 +83,7 @@ static int str(jp *p, const char **out, size_t *olen)
         }
         if (c < 0x20) return jfail(p, "control character in string");
         if (c != '\\') {
-            size_t l = utf8_ok(p->s + p->i, p->n - p->i);
+            size_t l = kiln_utf8_len(p->s + p->i, p->n - p->i);
             if (!l) return jfail(p, "invalid UTF-8 in string");
             memcpy(o + w, p->s + p->i, l);
             w += l;
@@ -161,7 +117,7 @@ static int str(jp *p, const char **out, size_t *olen)
                 return jfail(p, "lone low surrogate");
             }
             /* 6 source bytes (or 12 for a pair) always hold the encoding */
-            w += put_utf8(o + w, cp);
+            w += kiln_utf8_put(o + w, cp);
             break;
         }
         default: p->i--; return jfail(p, "unknown escape");

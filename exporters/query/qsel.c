@@ -17,6 +17,7 @@
  * Memory: a kq_selector owns its names, values, compiled regexes and match
  * data (kiln_query_selector_free). A kq_ptype owns one buffer.
  */
+#include <kiln/text.h>
 #include "query.h"
 
 #include <stdio.h>
@@ -46,38 +47,6 @@ static void sws(lx *l)
 
 static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static size_t utf8_put(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 /* A quoted string at l->i; *out malloc'ed, NUL-terminated (an embedded NUL
  * is refused: label values cannot hold one). */
@@ -155,7 +124,7 @@ static int qstring(lx *l, char **out)
             return sfail(l, "short escape");
         }
         for (int k = 0; k < nd; k++) {
-            int h = hexval(l->s[l->i + (size_t)k]);
+            int h = kiln_hex_digit(l->s[l->i + (size_t)k]);
             if (h < 0) {
                 free(o);
                 return sfail(l, "bad hex escape");
@@ -175,7 +144,7 @@ static int qstring(lx *l, char **out)
                 return sfail(l, "escape is not a valid Unicode code point");
             }
             /* \uHHHH is 6 source bytes, at most 3 out; \U 10 in, at most 4 out */
-            w += utf8_put(o + w, cp);
+            w += kiln_utf8_put(o + w, cp);
         }
     }
     l->i = end + 1;

@@ -2,6 +2,7 @@
  * httputil.ErrorWithStatus: {"code":"<connect code>","message":"<text>"},
  * the Connect code derived from the HTTP status. Writes into the caller's
  * buffer; nothing is allocated. */
+#include <kiln/text.h>
 #include "pprofrx.h"
 
 #include <stdio.h>
@@ -25,35 +26,6 @@ const char *kiln_pprofrx_code_name(int s)
     case 500: return "internal";
     default: return "unknown";
     }
-}
-
-/* Length of a valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t l;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        l = 2;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        l = 3;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        l = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < l) return 0;
-    unsigned cp = c & (0xFF >> (l + 1));
-    for (size_t i = 1; i < l; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
-    return l;
 }
 
 size_t kiln_pprofrx_json_error(char *buf, size_t cap, int status, const char *msg)
@@ -80,7 +52,7 @@ size_t kiln_pprofrx_json_error(char *buf, size_t cap, int status, const char *ms
             snprintf(esc, sizeof esc, "\\u%04x", c);
             pl = 6;
         } else {
-            size_t l = utf8_len(m + i, n - i);
+            size_t l = kiln_utf8_len(m + i, n - i);
             if (l == 0) {
                 piece = "\\ufffd";
                 pl = 6;

@@ -16,6 +16,7 @@
  *
  * Memory: kiln_pprofrx_stc owns a malloc'ed entry array and one malloc'ed
  * string buffer (decoded keys and display names); kiln_pprofrx_stc_free. */
+#include <kiln/text.h>
 #include "pprofrx.h"
 
 #include <stdlib.h>
@@ -43,49 +44,17 @@ static void ws(jp *p)
         p->i++;
 }
 
-static int hexv(uint8_t c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 static int hex4(jp *p, size_t at, unsigned *v)
 {
     if (at + 4 > p->n) return -1;
     unsigned x = 0;
     for (size_t k = 0; k < 4; k++) {
-        int h = hexv(p->s[at + k]);
+        int h = kiln_hex_digit(p->s[at + k]);
         if (h < 0) return -1;
         x = x * 16 + (unsigned)h;
     }
     *v = x;
     return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* Reads a string at p->i (the opening quote). With `keep`, decodes it into
@@ -135,7 +104,7 @@ static int str(jp *p, int keep, size_t *off)
                 } else if (cp >= 0xDC00 && cp < 0xE000) {
                     cp = 0xFFFD;
                 }
-                tl = put_utf8(tmp, cp);
+                tl = kiln_utf8_put(tmp, cp);
                 break;
             }
             default: p->i -= 1; return fail(p, "invalid escape");

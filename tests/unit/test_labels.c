@@ -137,8 +137,29 @@ static void t_batch_clone_compact(void)
     kiln_batch_unref(c);
 }
 
+static void t_text(void)
+{
+    const unsigned char ok2[] = {0xC3, 0xA9}, over[] = {0xC0, 0xAF}, sur[] = {0xED, 0xA0, 0x80},
+                        four[] = {0xF0, 0x9F, 0x94, 0xA5};
+    CHECK_EQ_INT(kiln_utf8_len((const unsigned char *)"a", 1), 1);
+    CHECK_EQ_INT(kiln_utf8_len(ok2, 2), 2);
+    CHECK_EQ_INT(kiln_utf8_len(ok2, 1), 0);  /* cut short */
+    CHECK_EQ_INT(kiln_utf8_len(over, 2), 0); /* overlong */
+    CHECK_EQ_INT(kiln_utf8_len(sur, 3), 0);  /* surrogate */
+    CHECK_EQ_INT(kiln_utf8_len(four, 4), 4);
+    char o[4];
+    CHECK_EQ_INT(kiln_utf8_put(o, 0xE9), 2);
+    CHECK(memcmp(o, ok2, 2) == 0);
+    CHECK_EQ_INT(kiln_utf8_put(o, 0x1F525), 4);
+    CHECK(memcmp(o, four, 4) == 0);
+    CHECK_EQ_INT(kiln_hex_digit('f'), 15);
+    CHECK_EQ_INT(kiln_hex_digit('B'), 11);
+    CHECK_EQ_INT(kiln_hex_digit('g'), -1);
+}
+
 int main(void)
 {
+    RUN(t_text);
     RUN(t_labels_sorted_unique);
     RUN(t_labels_format_and_hash);
     RUN(t_err);
