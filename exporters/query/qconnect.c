@@ -222,28 +222,28 @@ int kiln_query_decode_proto(int m, const uint8_t *d, size_t n, kq_req *r, kiln_e
 
 /* ---- requests from JSON ------------------------------------------------------------------------- */
 
-static const kq_json *jget(const kq_json *o, const char *camel, const char *snake)
+static const kiln_json *jget(const kiln_json *o, const char *camel, const char *snake)
 {
-    return kiln_query_json_get(o, camel, snake);
+    return kiln_json_get(o, camel, snake);
 }
 
-static int j_str(const kq_json *o, const char *camel, const char *snake, char **dst, kiln_err *err)
+static int j_str(const kiln_json *o, const char *camel, const char *snake, char **dst, kiln_err *err)
 {
-    const kq_json *v = jget(o, camel, snake);
-    if (!v || v->kind == KQ_JNULL) return dup_str(dst, "") ? kiln_err_set(err, KILN_ENOMEM, "out of memory") : KILN_OK;
-    if (v->kind != KQ_JSTR) return kiln_err_set(err, KILN_EINVAL, "%s: expected a string", camel);
+    const kiln_json *v = jget(o, camel, snake);
+    if (!v || v->kind == KILN_JSON_NULL) return dup_str(dst, "") ? kiln_err_set(err, KILN_ENOMEM, "out of memory") : KILN_OK;
+    if (v->kind != KILN_JSON_STR) return kiln_err_set(err, KILN_EINVAL, "%s: expected a string", camel);
     *dst = strndup(v->s, v->len);
     return *dst ? KILN_OK : kiln_err_set(err, KILN_ENOMEM, "out of memory");
 }
 
-static int j_strv(const kq_json *o, const char *camel, const char *snake, char ***dst, size_t *n,
+static int j_strv(const kiln_json *o, const char *camel, const char *snake, char ***dst, size_t *n,
                   kiln_err *err)
 {
-    const kq_json *v = jget(o, camel, snake);
-    if (!v || v->kind == KQ_JNULL) return KILN_OK;
-    if (v->kind != KQ_JARR) return kiln_err_set(err, KILN_EINVAL, "%s: expected an array of strings", camel);
+    const kiln_json *v = jget(o, camel, snake);
+    if (!v || v->kind == KILN_JSON_NULL) return KILN_OK;
+    if (v->kind != KILN_JSON_ARR) return kiln_err_set(err, KILN_EINVAL, "%s: expected an array of strings", camel);
     for (size_t i = 0; i < v->n; i++) {
-        if (v->items[i]->kind != KQ_JSTR)
+        if (v->items[i]->kind != KILN_JSON_STR)
             return kiln_err_set(err, KILN_EINVAL, "%s[%zu]: expected a string", camel, i);
         if (kiln_query_strv_add(dst, n, v->items[i]->s, v->items[i]->len) != KILN_OK)
             return kiln_err_set(err, KILN_ENOMEM, "out of memory");
@@ -251,31 +251,31 @@ static int j_strv(const kq_json *o, const char *camel, const char *snake, char *
     return KILN_OK;
 }
 
-static int j_i64(const kq_json *o, const char *camel, const char *snake, int64_t *dst, int *has,
+static int j_i64(const kiln_json *o, const char *camel, const char *snake, int64_t *dst, int *has,
                  kiln_err *err)
 {
-    const kq_json *v = jget(o, camel, snake);
-    if (has) *has = v && v->kind != KQ_JNULL;
-    int rc = kiln_query_json_int64(v, dst, err);
+    const kiln_json *v = jget(o, camel, snake);
+    if (has) *has = v && v->kind != KILN_JSON_NULL;
+    int rc = kiln_json_int64(v, dst, err);
     if (rc != KILN_OK) kiln_err_prefix(err, "%s", camel);
     return rc;
 }
 
 /* An enum given by name (one of names[], or with the prefix) or number. */
-static int j_enum(const kq_json *o, const char *camel, const char *snake, const char *prefix,
+static int j_enum(const kiln_json *o, const char *camel, const char *snake, const char *prefix,
                   const char *const *names, int nn, int *dst, int *has, kiln_err *err)
 {
-    const kq_json *v = jget(o, camel, snake);
-    if (has) *has = v && v->kind != KQ_JNULL;
-    if (!v || v->kind == KQ_JNULL) return KILN_OK;
-    if (v->kind == KQ_JNUM) {
+    const kiln_json *v = jget(o, camel, snake);
+    if (has) *has = v && v->kind != KILN_JSON_NULL;
+    if (!v || v->kind == KILN_JSON_NULL) return KILN_OK;
+    if (v->kind == KILN_JSON_NUM) {
         int64_t x;
-        if (kiln_query_json_int64(v, &x, err) != KILN_OK || x < INT32_MIN || x > INT32_MAX)
+        if (kiln_json_int64(v, &x, err) != KILN_OK || x < INT32_MIN || x > INT32_MAX)
             return kiln_err_set(err, KILN_EINVAL, "%s: bad enum number", camel);
         *dst = (int)x;
         return KILN_OK;
     }
-    if (v->kind == KQ_JSTR) {
+    if (v->kind == KILN_JSON_STR) {
         size_t pl = strlen(prefix);
         for (int i = 0; i < nn; i++)
             if (!strcmp(v->s, names[i]) ||
@@ -287,17 +287,17 @@ static int j_enum(const kq_json *o, const char *camel, const char *snake, const 
     return kiln_err_set(err, KILN_EINVAL, "%s: unknown enum value", camel);
 }
 
-static int j_sts(const kq_json *o, kq_req *r, kiln_err *err)
+static int j_sts(const kiln_json *o, kq_req *r, kiln_err *err)
 {
-    const kq_json *s = jget(o, "stackTraceSelector", "stack_trace_selector");
-    if (!s || s->kind == KQ_JNULL) return KILN_OK;
-    if (s->kind != KQ_JOBJ) return kiln_err_set(err, KILN_EINVAL, "stackTraceSelector: expected an object");
-    const kq_json *cs = jget(s, "callSite", "call_site");
-    if (!cs || cs->kind == KQ_JNULL) return KILN_OK;
-    if (cs->kind != KQ_JARR) return kiln_err_set(err, KILN_EINVAL, "callSite: expected an array");
+    const kiln_json *s = jget(o, "stackTraceSelector", "stack_trace_selector");
+    if (!s || s->kind == KILN_JSON_NULL) return KILN_OK;
+    if (s->kind != KILN_JSON_OBJ) return kiln_err_set(err, KILN_EINVAL, "stackTraceSelector: expected an object");
+    const kiln_json *cs = jget(s, "callSite", "call_site");
+    if (!cs || cs->kind == KILN_JSON_NULL) return KILN_OK;
+    if (cs->kind != KILN_JSON_ARR) return kiln_err_set(err, KILN_EINVAL, "callSite: expected an array");
     for (size_t i = 0; i < cs->n; i++) {
-        const kq_json *nm = jget(cs->items[i], "name", NULL);
-        if (cs->items[i]->kind != KQ_JOBJ || (nm && nm->kind != KQ_JSTR))
+        const kiln_json *nm = jget(cs->items[i], "name", NULL);
+        if (cs->items[i]->kind != KILN_JSON_OBJ || (nm && nm->kind != KILN_JSON_STR))
             return kiln_err_set(err, KILN_EINVAL, "callSite[%zu]: expected {\"name\": \"...\"}", i);
         if (kiln_query_strv_add(&r->call_site, &r->n_call_site, nm ? nm->s : "", nm ? nm->len : 0) != KILN_OK)
             return kiln_err_set(err, KILN_ENOMEM, "out of memory");
@@ -308,9 +308,9 @@ static int j_sts(const kq_json *o, kq_req *r, kiln_err *err)
 static const char *const format_names[] = {"UNSPECIFIED", "FLAMEGRAPH", "TREE", "DOT", "PPROF"};
 static const char *const agg_names[] = {"SUM", "AVERAGE"};
 
-static int j_smst(const kq_json *o, kq_req *r, kiln_err *err)
+static int j_smst(const kiln_json *o, kq_req *r, kiln_err *err)
 {
-    if (!o || o->kind != KQ_JOBJ) return kiln_err_set(err, KILN_EINVAL, "expected a JSON object");
+    if (!o || o->kind != KILN_JSON_OBJ) return kiln_err_set(err, KILN_EINVAL, "expected a JSON object");
     int rc;
     if ((rc = j_str(o, "profileTypeID", "profile_typeID", &r->ptype, err)) ||
         (rc = j_str(o, "labelSelector", "label_selector", &r->selector, err)) ||
@@ -328,9 +328,9 @@ int kiln_query_decode_json(int m, const uint8_t *d, size_t n, kq_req *r, kiln_er
     memset(r, 0, sizeof *r);
     kiln_arena *a = kiln_arena_new(n * 2 + 1024);
     if (!a) return kiln_err_set(err, KILN_ENOMEM, "out of memory");
-    kq_json *o;
-    int rc = kiln_query_json_parse(a, (const char *)d, n, &o, err);
-    if (rc == KILN_OK && o->kind != KQ_JOBJ)
+    kiln_json *o;
+    int rc = kiln_json_parse(a, (const char *)d, n, 0, &o, err);
+    if (rc == KILN_OK && o->kind != KILN_JSON_OBJ)
         rc = kiln_err_set(err, KILN_EINVAL, "json: the request must be an object");
     if (rc != KILN_OK) goto out;
     switch (m) {
@@ -357,8 +357,8 @@ int kiln_query_decode_json(int m, const uint8_t *d, size_t n, kq_req *r, kiln_er
         if ((rc = j_smst(o, r, err)) ||
             (rc = j_strv(o, "groupBy", "group_by", &r->group_by, &r->n_group_by, err)))
             break;
-        const kq_json *st = jget(o, "step", NULL);
-        if ((rc = kiln_query_json_double(st, &r->step, err)) != KILN_OK) {
+        const kiln_json *st = jget(o, "step", NULL);
+        if ((rc = kiln_json_double(st, &r->step, err)) != KILN_OK) {
             kiln_err_prefix(err, "step");
             break;
         }

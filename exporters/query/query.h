@@ -2,7 +2,6 @@
  * files (none of it is visible outside the plugin):
  *
  *   qbuf.c      growable byte buffer, JSON string/number writing
- *   qjson.c     a small JSON parser (Connect JSON requests)
  *   qsel.c      label selectors `{a="x", b=~"y.*"}`, profile type ids,
  *               the legacy `<type>{selector}` query
  *   qtime.c     Pyroscope's attime (`now-1h`, unix s/ms/us/ns) and the
@@ -61,34 +60,7 @@ void kiln_query_buf_jdouble(kq_buf *b, double v);
 int kiln_query_buf_reserve(kq_buf *b, size_t n);
 void kiln_query_buf_free(kq_buf *b);
 
-/* ---- qjson.c --------------------------------------------------------------------------- */
-
-typedef enum kq_jkind { KQ_JNULL, KQ_JBOOL, KQ_JNUM, KQ_JSTR, KQ_JARR, KQ_JOBJ } kq_jkind;
-
-typedef struct kq_json kq_json;
-struct kq_json {
-    kq_jkind kind;
-    int b;           /* JBOOL */
-    const char *s;   /* JSTR: decoded UTF-8, NUL-terminated; JNUM: the literal */
-    size_t len;      /* of s */
-    size_t n;        /* JARR, JOBJ: entries */
-    kq_json **items; /* JARR, JOBJ */
-    const char **keys; /* JOBJ: decoded keys */
-};
-
-#define KQ_JSON_MAX_DEPTH 64
-
-/* Parses a whole JSON text (RFC 8259; surrogate pairs joined, lone
- * surrogates and invalid UTF-8 rejected) into arena `a`. Errors name the
- * byte offset. */
-int kiln_query_json_parse(kiln_arena *a, const char *text, size_t len, kq_json **out,
-                          kiln_err *err);
-/* The member `name` (or `alt` when not NULL) of an object, or NULL. */
-const kq_json *kiln_query_json_get(const kq_json *obj, const char *name, const char *alt);
-/* int64 from a JSON number (integral) or a string holding one (protojson). */
-int kiln_query_json_int64(const kq_json *v, int64_t *out, kiln_err *err);
-/* double from a number or a string ("NaN", "Infinity", "-Infinity", digits). */
-int kiln_query_json_double(const kq_json *v, double *out, kiln_err *err);
+/* JSON requests are read with libkiln's reader: <kiln/json.h>. */
 
 /* ---- qsel.c ---------------------------------------------------------------------------- */
 

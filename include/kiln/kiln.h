@@ -14,6 +14,7 @@
 #include <kiln/plugin.h>
 #include <kiln/pprof.h>
 #include <kiln/profile.h>
+#include <kiln/json.h>
 #include <kiln/text.h>
 
 #define KILN_VERSION "0.1.0"

@@ -140,10 +140,9 @@ typedef struct kiln_pprofrx_stc_entry {
 
 typedef struct kiln_pprofrx_stc {
     int present; /* 0: no config (JSON null): Pyroscope's defaults apply */
-    kiln_pprofrx_stc_entry *v; /* malloc'ed */
-    size_t n, cap;
-    char *strs;  /* malloc'ed storage of every decoded string */
-    size_t strs_len, strs_cap;
+    kiln_pprofrx_stc_entry *v; /* in a */
+    size_t n;
+    kiln_arena *a; /* owns the entries and every string */
 } kiln_pprofrx_stc;
 
 /* Parses the sample_type_config JSON (an object keyed by sample type, each

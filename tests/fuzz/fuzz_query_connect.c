@@ -10,7 +10,7 @@
  * Select* request carries non-NULL strings; every encoding of a result
  * succeeds. Seeds: tests/fuzz/seeds_query_connect/.
  */
-// fuzz-sources: exporters/query/qconnect.c exporters/query/qjson.c exporters/query/qbuf.c exporters/query/qexec.c exporters/query/qsel.c exporters/query/qtree.c exporters/query/qflame.c exporters/query/qstore.c exporters/query/qpprofjson.c exporters/query/qtenant.c exporters/query/qtime.c
+// fuzz-sources: exporters/query/qconnect.c exporters/query/qbuf.c exporters/query/qexec.c exporters/query/qsel.c exporters/query/qtree.c exporters/query/qflame.c exporters/query/qstore.c exporters/query/qpprofjson.c exporters/query/qtenant.c exporters/query/qtime.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -176,11 +176,11 @@ QT int qt_get(qt_fx *f, const char *target, const char *tenant, mock_http_reply 
 }
 
 /* Parses a reply body as JSON into arena a (NULL on failure, printed). */
-QT const kq_json *qt_parse(kiln_arena *a, const mock_http_reply *r)
+QT const kiln_json *qt_parse(kiln_arena *a, const mock_http_reply *r)
 {
-    kq_json *j;
+    kiln_json *j;
     kiln_err err;
-    if (!r->body || kiln_query_json_parse(a, r->body, r->len, &j, &err) != KILN_OK) {
+    if (!r->body || kiln_json_parse(a, r->body, r->len, 0, &j, &err) != KILN_OK) {
         fprintf(stderr, "bad JSON reply (%s): %.300s\n", r->body ? err.msg : "no body",
                 r->body ? r->body : "");
         return NULL;
@@ -189,27 +189,27 @@ QT const kq_json *qt_parse(kiln_arena *a, const mock_http_reply *r)
 }
 
 /* Integer member (number or protojson string); def when missing. */
-QT int64_t qt_int(const kq_json *o, const char *name, int64_t def)
+QT int64_t qt_int(const kiln_json *o, const char *name, int64_t def)
 {
-    const kq_json *v = kiln_query_json_get(o, name, NULL);
+    const kiln_json *v = kiln_json_get(o, name, NULL);
     int64_t x;
     kiln_err err;
-    if (!v || kiln_query_json_int64(v, &x, &err) != KILN_OK) return def;
+    if (!v || kiln_json_int64(v, &x, &err) != KILN_OK) return def;
     return x;
 }
 
 /* The sum of self values over a flamebearer-style level list, and checks
  * the structure: every level's nodes are inside their parents' spans. */
-QT int64_t qt_levels_self(const kq_json *levels, int per, int inner_levels_object)
+QT int64_t qt_levels_self(const kiln_json *levels, int per, int inner_levels_object)
 {
     int64_t self = 0;
     for (size_t i = 0; levels && i < levels->n; i++) {
-        const kq_json *l = levels->items[i];
-        if (inner_levels_object) l = kiln_query_json_get(l, "values", NULL);
+        const kiln_json *l = levels->items[i];
+        if (inner_levels_object) l = kiln_json_get(l, "values", NULL);
         for (size_t k = 0; l && k + (size_t)per - 1 < l->n; k += (size_t)per) {
             int64_t v;
             kiln_err err;
-            if (kiln_query_json_int64(l->items[k + 2], &v, &err) == KILN_OK) self += v;
+            if (kiln_json_int64(l->items[k + 2], &v, &err) == KILN_OK) self += v;
         }
     }
     return self;

@@ -1,4 +1,4 @@
-/* Unit test: the codecs of the query API — the JSON parser, Connect
+/* Unit test: the codecs of the query API — Connect
  * requests from proto and JSON (the same request both ways must decode to
  * the same thing), responses to proto (read back with protobuf-c) and
  * protojson, Connect error codes, attime, the timeline step and tenant
@@ -7,55 +7,6 @@
 
 #include <kiln/proto/querier.pb-c.h>
 #include <kiln/proto/types.pb-c.h>
-
-static void t_json_parser(void)
-{
-    kiln_arena *a = kiln_arena_new(0);
-    kq_json *j;
-    kiln_err err;
-    const char *doc = " {\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\\\"\"], \"b\": {}, \"a\": 7} ";
-    CHECK_EQ_INT(kiln_query_json_parse(a, doc, strlen(doc), &j, &err), KILN_OK);
-    CHECK_EQ_INT(j->kind, KQ_JOBJ);
-    CHECK_EQ_INT(j->n, 3);
-    /* the last duplicate wins */
-    const kq_json *v = kiln_query_json_get(j, "a", NULL);
-    CHECK(v && v->kind == KQ_JNUM);
-    CHECK_EQ_INT(qt_int(j, "a", 0), 7);
-    const kq_json *arr = j->items[0];
-    CHECK_EQ_INT(arr->n, 6);
-    CHECK_EQ_STR(arr->items[5]->s, "x\xc3\xa9\xf0\x9f\x98\x80\n\"");
-    CHECK_EQ_INT(arr->items[2]->b, 1);
-    double d;
-    CHECK_EQ_INT(kiln_query_json_double(arr->items[1], &d, &err), KILN_OK);
-    CHECK(d == -2500.0);
-    static const char *const bad[] = {"", "{", "{\"a\"}", "{\"a\":1,}", "[1 2]", "\"\\x\"", "\"\\ud800\"",
-                                      "\"\\udc00\"", "\"a\nb\"", "01", "1.", "-", "{} x", "tru", "\"\xff\"",
-                                      "\"\xc0\xaf\"", "[1,]", "{1:2}"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (kiln_query_json_parse(a, bad[i], strlen(bad[i]), &j, &err) != KILN_EINVAL)
-            test_fail(__FILE__, __LINE__, "accepted bad JSON %zu: %s", i, bad[i]);
-    /* nesting limit */
-    char deep[200];
-    memset(deep, '[', 100);
-    memset(deep + 100, ']', 100);
-    CHECK_EQ_INT(kiln_query_json_parse(a, deep, 200, &j, &err), KILN_EINVAL);
-    CHECK_CONTAINS(err.msg, "too deep");
-    /* int64 forms of protojson */
-    static const struct {
-        const char *t;
-        int ok;
-        int64_t v;
-    } ints[] = {{"\"9223372036854775807\"", 1, INT64_MAX}, {"-12", 1, -12}, {"\"1e3\"", 1, 1000},
-                {"1.5", 0, 0}, {"\"x\"", 0, 0}, {"true", 0, 0}, {"\"9223372036854775808\"", 0, 0}};
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
-        int64_t x = 0;
-        CHECK_EQ_INT(kiln_query_json_parse(a, ints[i].t, strlen(ints[i].t), &j, &err), KILN_OK);
-        int rc = kiln_query_json_int64(j, &x, &err);
-        if ((rc == KILN_OK) != ints[i].ok || (ints[i].ok && x != ints[i].v))
-            test_fail(__FILE__, __LINE__, "int64 %s: rc %d value %lld", ints[i].t, rc, (long long)x);
-    }
-    kiln_arena_destroy(a);
-}
 
 static void same_req(const kq_req *a, const kq_req *b, int line)
 {
@@ -310,7 +261,6 @@ static void t_times_and_tenants(void)
 
 int main(void)
 {
-    RUN(t_json_parser);
     RUN(t_requests);
     RUN(t_responses);
     RUN(t_connect_codes);

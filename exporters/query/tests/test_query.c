@@ -109,12 +109,12 @@ static int64_t flame_total(qt_fx *f, const char *tenant, const char *sel, int64_
     qt_json(f, "SelectMergeStacktraces", tenant, body, &r);
     int64_t t = -1;
     kiln_arena *a = kiln_arena_new(0);
-    const kq_json *j = r.status == 200 ? qt_parse(a, &r) : NULL;
-    const kq_json *fg = kiln_query_json_get(j, "flamegraph", NULL);
+    const kiln_json *j = r.status == 200 ? qt_parse(a, &r) : NULL;
+    const kiln_json *fg = kiln_json_get(j, "flamegraph", NULL);
     if (fg) {
         t = qt_int(fg, "total", 0);
         /* the selfs of every node add up to the total */
-        int64_t s = qt_levels_self(kiln_query_json_get(fg, "levels", NULL), 4, 1);
+        int64_t s = qt_levels_self(kiln_json_get(fg, "levels", NULL), 4, 1);
         if (s != t) {
             fprintf(stderr, "selfs %lld != total %lld\n", (long long)s, (long long)t);
             t = -2;
@@ -236,16 +236,16 @@ static void t_findings_vs_top(void)
     qt_get(&f, target, "team-a", &r);
     CHECK_EQ_INT(r.status, 200);
     kiln_arena *a = kiln_arena_new(0);
-    const kq_json *j = qt_parse(a, &r);
+    const kiln_json *j = qt_parse(a, &r);
     CHECK(j != NULL);
     CHECK_EQ_INT(qt_int(j, "total", -1), rtotal);
-    const kq_json *rows = kiln_query_json_get(j, "topSelf", NULL);
+    const kiln_json *rows = kiln_json_get(j, "topSelf", NULL);
     size_t nz = 0;
     for (size_t i = 0; i < nref; i++) nz += ref[i].flat || ref[i].cum;
     CHECK(rows && rows->n == nz);
     for (size_t i = 0; rows && i < rows->n && i < nref; i++) {
-        const kq_json *row = rows->items[i];
-        const kq_json *nm = kiln_query_json_get(row, "name", NULL);
+        const kiln_json *row = rows->items[i];
+        const kiln_json *nm = kiln_json_get(row, "name", NULL);
         /* same order as pprof -top: |flat| desc, then name */
         if (!nm || strcmp(nm->s, ref[i].name) || qt_int(row, "self", -1) != ref[i].flat ||
             qt_int(row, "total", -1) != ref[i].cum)
@@ -254,10 +254,10 @@ static void t_findings_vs_top(void)
                       ref[i].name, (long long)ref[i].flat, (long long)ref[i].cum);
     }
     /* shares and the hottest path: runtime.main is the root of everything */
-    const kq_json *hp = kiln_query_json_get(j, "hottestPath", NULL);
+    const kiln_json *hp = kiln_json_get(j, "hottestPath", NULL);
     CHECK(hp && hp->n >= 2);
     if (hp && hp->n) {
-        CHECK_EQ_STR(kiln_query_json_get(hp->items[0], "name", NULL)->s, "runtime.main");
+        CHECK_EQ_STR(kiln_json_get(hp->items[0], "name", NULL)->s, "runtime.main");
         CHECK_EQ_INT(qt_int(hp->items[0], "total", -1), rtotal);
         /* each step is the heaviest child: totals never grow */
         for (size_t i = 1; i < hp->n; i++)
@@ -467,14 +467,14 @@ static void t_select_series(void)
     qt_json(&f, "SelectSeries", "team-a", body, &r);
     CHECK_EQ_INT(r.status, 200);
     kiln_arena *a = kiln_arena_new(0);
-    const kq_json *j = qt_parse(a, &r);
-    const kq_json *ser = kiln_query_json_get(j, "series", NULL);
+    const kiln_json *j = qt_parse(a, &r);
+    const kiln_json *ser = kiln_json_get(j, "series", NULL);
     CHECK(ser && ser->n == 2);
     if (ser && ser->n == 2) {
         /* sorted by labels: env=prod first; prod at T0 -> point T0, staging at T0+60s -> T0+60s */
         CHECK_CONTAINS(r.body, "{\"series\":[{\"labels\":[{\"name\":\"env\",\"value\":\"prod\"}],\"points\":[{\"value\":");
-        const kq_json *p0 = kiln_query_json_get(ser->items[0], "points", NULL);
-        const kq_json *p1 = kiln_query_json_get(ser->items[1], "points", NULL);
+        const kiln_json *p0 = kiln_json_get(ser->items[0], "points", NULL);
+        const kiln_json *p1 = kiln_json_get(ser->items[1], "points", NULL);
         CHECK(p0 && p0->n == 1 && p1 && p1->n == 1);
         if (p0 && p1 && p0->n && p1->n) {
             CHECK_EQ_INT(qt_int(p0->items[0], "timestamp", -1), T0);
@@ -492,10 +492,10 @@ static void t_select_series(void)
     CHECK_EQ_INT(r.status, 200);
     kiln_arena_reset(a);
     j = qt_parse(a, &r);
-    ser = kiln_query_json_get(j, "series", NULL);
+    ser = kiln_json_get(j, "series", NULL);
     CHECK(ser && ser->n == 1);
     if (ser && ser->n == 1) {
-        const kq_json *pts = kiln_query_json_get(ser->items[0], "points", NULL);
+        const kiln_json *pts = kiln_json_get(ser->items[0], "points", NULL);
         CHECK(pts && pts->n == 2);
         if (pts && pts->n == 2) {
             /* a profile at t goes to the first point >= t: T0 alone at T0, the
@@ -504,7 +504,7 @@ static void t_select_series(void)
             CHECK_EQ_INT(qt_int(pts->items[1], "timestamp", -1), T0 + 3600000);
             double v = 0;
             kiln_err err;
-            kiln_query_json_double(kiln_query_json_get(pts->items[1], "value", NULL), &v, &err);
+            kiln_json_double(kiln_json_get(pts->items[1], "value", NULL), &v, &err);
             CHECK(v == (double)(s + raw_total(FIB, 1)) / 2.0);
         }
     }
@@ -594,25 +594,25 @@ static void t_render_json(void)
     qt_get(&f, target, "team-a", &r);
     CHECK_EQ_INT(r.status, 200);
     kiln_arena *a = kiln_arena_new(0);
-    const kq_json *j = qt_parse(a, &r);
-    const kq_json *fb = kiln_query_json_get(j, "flamebearer", NULL), *md = kiln_query_json_get(j, "metadata", NULL),
-                  *tl = kiln_query_json_get(j, "timeline", NULL);
+    const kiln_json *j = qt_parse(a, &r);
+    const kiln_json *fb = kiln_json_get(j, "flamebearer", NULL), *md = kiln_json_get(j, "metadata", NULL),
+                  *tl = kiln_json_get(j, "timeline", NULL);
     CHECK(fb && md && tl);
     CHECK_EQ_INT(qt_int(j, "version", 0), 1);
     CHECK_EQ_INT(qt_int(fb, "numTicks", -1), 2 * s);
-    CHECK_EQ_INT(qt_levels_self(kiln_query_json_get(fb, "levels", NULL), 4, 0), 2 * s);
+    CHECK_EQ_INT(qt_levels_self(kiln_json_get(fb, "levels", NULL), 4, 0), 2 * s);
     CHECK(qt_int(fb, "maxSelf", 0) > 0);
     CHECK_CONTAINS(r.body, "\"metadata\":{\"format\":\"single\",\"spyName\":\"\",\"sampleRate\":1000000000,"
                            "\"units\":\"samples\",\"name\":\"cpu\"}");
     CHECK_CONTAINS(r.body, "\"names\":[\"total\",");
     /* timeline: 1 h range -> 15 s steps; the two profiles are 60 s apart */
     CHECK_EQ_INT(qt_int(tl, "durationDelta", 0), 15);
-    const kq_json *smp = kiln_query_json_get(tl, "samples", NULL);
+    const kiln_json *smp = kiln_json_get(tl, "samples", NULL);
     int64_t sum = 0, nz = 0;
     for (size_t i = 0; smp && i < smp->n; i++) {
         int64_t v;
         kiln_err err;
-        if (kiln_query_json_int64(smp->items[i], &v, &err) == KILN_OK) {
+        if (kiln_json_int64(smp->items[i], &v, &err) == KILN_OK) {
             sum += v;
             nz += v != 0;
         }
@@ -683,13 +683,13 @@ static void t_diff(void)
     qt_json(&f, "Diff", "team-a", body, &r);
     CHECK_EQ_INT(r.status, 200);
     kiln_arena *a = kiln_arena_new(0);
-    const kq_json *j = qt_parse(a, &r);
-    const kq_json *fg = kiln_query_json_get(j, "flamegraph", NULL);
+    const kiln_json *j = qt_parse(a, &r);
+    const kiln_json *fg = kiln_json_get(j, "flamegraph", NULL);
     CHECK_EQ_INT(qt_int(fg, "leftTicks", -1), s);
     CHECK_EQ_INT(qt_int(fg, "rightTicks", -1), s + fib);
     CHECK_EQ_INT(qt_int(fg, "total", -1), 2 * s + fib);
-    const kq_json *lv = kiln_query_json_get(fg, "levels", NULL);
-    const kq_json *l0 = lv && lv->n ? kiln_query_json_get(lv->items[0], "values", NULL) : NULL;
+    const kiln_json *lv = kiln_json_get(fg, "levels", NULL);
+    const kiln_json *l0 = lv && lv->n ? kiln_json_get(lv->items[0], "values", NULL) : NULL;
     CHECK(l0 && l0->n == 7);
     mock_http_reply_free(&r);
     /* the legacy form */

@@ -376,10 +376,10 @@ static const scase scases[] = {
     {"{\"a\":5}", 0, 0, "byte 5: expected an object (or null)"},
     {"{\"a\":{\"units\":5}}", 0, 0, "byte 14: expected a string"},
     {"{\"a\":{\"cumulative\":\"yes\"}}", 0, 0, "expected true or false"},
-    {"{\"a\":{}} x", 0, 0, "byte 9: unexpected data after the top-level value"},
+    {"{\"a\":{}} x", 0, 0, "trailing data at byte 9"},
     {"{\"a\":{}", 0, 0, "expected ',' or '}'"},
     {"{\"a\":{\"x\":01}}", 0, 0, "expected ',' or '}'"},
-    {"{\"a\":{\"x\":\"\\q\"}}", 0, 0, "invalid escape"},
+    {"{\"a\":{\"x\":\"\\q\"}}", 0, 0, "unknown escape"},
     {"{\"a\":{\"x\":\"\x01\"}}", 0, 0, "control character"},
     {"", 0, 0, "byte 0"},
 };

@@ -1,16 +1,13 @@
-/* exporters/query/qjson.c — a small strict JSON parser (RFC 8259) for the
- * Connect JSON requests of the query API, and the protojson readings of
- * int64 and double values.
+/* pipeline/json.c — kiln's JSON reader (kiln/json.h): a strict RFC 8259
+ * parser into arena-held nodes, and the protojson readings of int64 and
+ * double values.
  *
- * Limits: nesting depth KQ_JSON_MAX_DEPTH; strings must be valid UTF-8
- * (escapes included: surrogate pairs are joined, lone surrogates are an
- * error). Errors say what was expected at which byte.
- *
- * Memory: every node, key and string lives in the caller's arena; nothing
- * else is allocated.
+ * Memory: every node, key and string lives in the caller's arena; the only
+ * malloc is a temporary child list per open array/object, freed before
+ * returning.
  */
+#include <kiln/json.h>
 #include <kiln/text.h>
-#include "query.h"
 
 #include <errno.h>
 #include <math.h> /* NAN and INFINITY only: macros, no libm */
@@ -22,6 +19,7 @@ typedef struct jp {
     const unsigned char *s;
     size_t n, i;
     kiln_err *err;
+    unsigned flags;
 } jp;
 
 static int jfail(jp *p, const char *what)
@@ -36,10 +34,13 @@ static void ws(jp *p)
         p->i++;
 }
 
-static kq_json *node(jp *p, kq_jkind k)
+static kiln_json *node(jp *p, kiln_json_kind k)
 {
-    kq_json *j = kiln_arena_calloc(p->a, sizeof *j);
-    if (j) j->kind = k;
+    kiln_json *j = kiln_arena_calloc(p->a, sizeof *j);
+    if (j) {
+        j->kind = k;
+        j->at = p->i;
+    }
     return j;
 }
 
@@ -65,11 +66,13 @@ static int str(jp *p, const char **out, size_t *olen)
 {
     p->i++;
     size_t start = p->i;
-    /* the decoded text is never longer than the source */
+    /* the decoded text is never longer than three times the source (an
+     * invalid byte read the Go way becomes the 3-byte U+FFFD) */
     size_t end = start;
     while (end < p->n && p->s[end] != '"') end += p->s[end] == '\\' ? 2 : 1;
     if (end >= p->n) return jfail(p, "unterminated string");
-    char *o = kiln_arena_alloc(p->a, end - start + 1);
+    size_t room = p->flags & KILN_JSON_GO_STRINGS ? 3 * (end - start) + 1 : end - start + 1;
+    char *o = kiln_arena_alloc(p->a, room);
     if (!o) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
     size_t w = 0;
     while (p->i < p->n) {
@@ -84,6 +87,11 @@ static int str(jp *p, const char **out, size_t *olen)
         if (c < 0x20) return jfail(p, "control character in string");
         if (c != '\\') {
             size_t l = kiln_utf8_len(p->s + p->i, p->n - p->i);
+            if (!l && (p->flags & KILN_JSON_GO_STRINGS)) {
+                w += kiln_utf8_put(o + w, 0xFFFD);
+                p->i++;
+                continue;
+            }
             if (!l) return jfail(p, "invalid UTF-8 in string");
             memcpy(o + w, p->s + p->i, l);
             w += l;
@@ -107,14 +115,22 @@ static int str(jp *p, const char **out, size_t *olen)
             if (hex4(p, &cp) != 0) return jfail(p, "bad \\u escape");
             if (cp >= 0xD800 && cp < 0xDC00) {
                 unsigned lo;
-                if (p->n - p->i < 6 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u')
-                    return jfail(p, "lone high surrogate");
-                p->i += 2;
-                if (hex4(p, &lo) != 0 || lo < 0xDC00 || lo >= 0xE000)
-                    return jfail(p, "bad low surrogate");
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                int pair = p->n - p->i >= 6 && p->s[p->i] == '\\' && p->s[p->i + 1] == 'u';
+                if (pair) {
+                    size_t back = p->i;
+                    p->i += 2;
+                    if (hex4(p, &lo) != 0 || lo < 0xDC00 || lo >= 0xE000) {
+                        if (!(p->flags & KILN_JSON_GO_STRINGS)) return jfail(p, "bad low surrogate");
+                        p->i = back; /* Go: U+FFFD, and the next escape is read on its own */
+                        pair = 0;
+                    }
+                }
+                if (pair) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                else if (p->flags & KILN_JSON_GO_STRINGS) cp = 0xFFFD;
+                else return jfail(p, "lone high surrogate");
             } else if (cp >= 0xDC00 && cp < 0xE000) {
-                return jfail(p, "lone low surrogate");
+                if (!(p->flags & KILN_JSON_GO_STRINGS)) return jfail(p, "lone low surrogate");
+                cp = 0xFFFD;
             }
             /* 6 source bytes (or 12 for a pair) always hold the encoding */
             w += kiln_utf8_put(o + w, cp);
@@ -126,7 +142,7 @@ static int str(jp *p, const char **out, size_t *olen)
     return jfail(p, "unterminated string");
 }
 
-static int value(jp *p, kq_json **out, int depth);
+static int value(jp *p, kiln_json **out, int depth);
 
 static int lit(jp *p, const char *w)
 {
@@ -136,7 +152,7 @@ static int lit(jp *p, const char *w)
     return KILN_OK;
 }
 
-static int num(jp *p, kq_json *j)
+static int num(jp *p, kiln_json *j)
 {
     size_t st = p->i;
     if (p->i < p->n && p->s[p->i] == '-') p->i++;
@@ -168,16 +184,16 @@ static int num(jp *p, kq_json *j)
 
 /* Collects children in a temporary growing array, then copies to the arena. */
 typedef struct kids {
-    kq_json **v;
+    kiln_json **v;
     const char **k;
     size_t n, cap;
 } kids;
 
-static int kids_add(kids *c, const char *key, kq_json *v)
+static int kids_add(kids *c, const char *key, kiln_json *v)
 {
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 8;
-        kq_json **nv = realloc(c->v, nc * sizeof *nv);
+        kiln_json **nv = realloc(c->v, nc * sizeof *nv);
         if (!nv) return -1;
         c->v = nv;
         const char **nk = realloc(c->k, nc * sizeof *nk);
@@ -191,7 +207,7 @@ static int kids_add(kids *c, const char *key, kq_json *v)
     return 0;
 }
 
-static int kids_done(jp *p, kids *c, kq_json *j, int obj)
+static int kids_done(jp *p, kids *c, kiln_json *j, int obj)
 {
     int rc = KILN_OK;
     j->n = c->n;
@@ -209,17 +225,17 @@ static int kids_done(jp *p, kids *c, kq_json *j, int obj)
     return rc;
 }
 
-static int value(jp *p, kq_json **out, int depth)
+static int value(jp *p, kiln_json **out, int depth)
 {
-    if (depth > KQ_JSON_MAX_DEPTH) return jfail(p, "nesting too deep");
+    if (depth > KILN_JSON_MAX_DEPTH) return jfail(p, "nesting too deep");
     ws(p);
     if (p->i >= p->n) return jfail(p, "unexpected end");
     unsigned char c = p->s[p->i];
-    kq_json *j;
+    kiln_json *j;
     int rc;
     switch (c) {
     case '{': {
-        if (!(j = node(p, KQ_JOBJ))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
+        if (!(j = node(p, KILN_JSON_OBJ))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
         p->i++;
         kids k = {0};
         ws(p);
@@ -241,7 +257,7 @@ static int value(jp *p, kq_json **out, int depth)
                     goto obj_fail;
                 }
                 p->i++;
-                kq_json *v;
+                kiln_json *v;
                 if ((rc = value(p, &v, depth + 1)) != KILN_OK) goto obj_fail;
                 if (kids_add(&k, key, v) != 0) {
                     rc = kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
@@ -269,7 +285,7 @@ static int value(jp *p, kq_json **out, int depth)
         return rc;
     }
     case '[': {
-        if (!(j = node(p, KQ_JARR))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
+        if (!(j = node(p, KILN_JSON_ARR))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
         p->i++;
         kids k = {0};
         ws(p);
@@ -277,7 +293,7 @@ static int value(jp *p, kq_json **out, int depth)
             p->i++;
         } else {
             for (;;) {
-                kq_json *v;
+                kiln_json *v;
                 if ((rc = value(p, &v, depth + 1)) != KILN_OK) goto arr_fail;
                 if (kids_add(&k, NULL, v) != 0) {
                     rc = kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
@@ -305,25 +321,25 @@ static int value(jp *p, kq_json **out, int depth)
         return rc;
     }
     case '"':
-        if (!(j = node(p, KQ_JSTR))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
+        if (!(j = node(p, KILN_JSON_STR))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
         if ((rc = str(p, &j->s, &j->len)) != KILN_OK) return rc;
         *out = j;
         return KILN_OK;
     case 't':
     case 'f':
-        if (!(j = node(p, KQ_JBOOL))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
+        if (!(j = node(p, KILN_JSON_BOOL))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
         j->b = c == 't';
         if ((rc = lit(p, j->b ? "true" : "false")) != KILN_OK) return rc;
         *out = j;
         return KILN_OK;
     case 'n':
-        if (!(j = node(p, KQ_JNULL))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
+        if (!(j = node(p, KILN_JSON_NULL))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
         if ((rc = lit(p, "null")) != KILN_OK) return rc;
         *out = j;
         return KILN_OK;
     default:
         if (c == '-' || (c >= '0' && c <= '9')) {
-            if (!(j = node(p, KQ_JNUM))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
+            if (!(j = node(p, KILN_JSON_NUM))) return kiln_err_set(p->err, KILN_ENOMEM, "out of memory");
             if ((rc = num(p, j)) != KILN_OK) return rc;
             *out = j;
             return KILN_OK;
@@ -332,10 +348,10 @@ static int value(jp *p, kq_json **out, int depth)
     }
 }
 
-int kiln_query_json_parse(kiln_arena *a, const char *text, size_t len, kq_json **out,
-                          kiln_err *err)
+int kiln_json_parse(kiln_arena *a, const char *text, size_t len, unsigned flags, kiln_json **out,
+                    kiln_err *err)
 {
-    jp p = {a, (const unsigned char *)text, len, 0, err};
+    jp p = {a, (const unsigned char *)text, len, 0, err, flags};
     /* a UTF-8 byte order mark is not JSON; Go's decoder refuses it too */
     int rc = value(&p, out, 0);
     if (rc != KILN_OK) return rc;
@@ -344,9 +360,9 @@ int kiln_query_json_parse(kiln_arena *a, const char *text, size_t len, kq_json *
     return KILN_OK;
 }
 
-const kq_json *kiln_query_json_get(const kq_json *obj, const char *name, const char *alt)
+const kiln_json *kiln_json_get(const kiln_json *obj, const char *name, const char *alt)
 {
-    if (!obj || obj->kind != KQ_JOBJ) return NULL;
+    if (!obj || obj->kind != KILN_JSON_OBJ) return NULL;
     /* the last occurrence wins, as in Go's decoder */
     for (size_t i = obj->n; i-- > 0;)
         if (!strcmp(obj->keys[i], name) || (alt && !strcmp(obj->keys[i], alt))) return obj->items[i];
@@ -373,33 +389,34 @@ static int int_text(const char *s, size_t len, int64_t *out)
     errno = 0;
     double d = strtod(t, &end);
     if (*end != 0 || errno != 0 || end == t) return -1;
-    if (d < -9223372036854775808.0 || d >= 9223372036854775808.0 || d != (double)(int64_t)d) return -1;
+    /* written so that NaN (strtod reads "nan") fails the range test too */
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d) return -1;
     *out = (int64_t)d;
     return 0;
 }
 
-int kiln_query_json_int64(const kq_json *v, int64_t *out, kiln_err *err)
+int kiln_json_int64(const kiln_json *v, int64_t *out, kiln_err *err)
 {
-    if (!v || v->kind == KQ_JNULL) {
+    if (!v || v->kind == KILN_JSON_NULL) {
         *out = 0;
         return KILN_OK;
     }
-    if ((v->kind == KQ_JNUM || v->kind == KQ_JSTR) && int_text(v->s, v->len, out) == 0)
+    if ((v->kind == KILN_JSON_NUM || v->kind == KILN_JSON_STR) && int_text(v->s, v->len, out) == 0)
         return KILN_OK;
     return kiln_err_set(err, KILN_EINVAL, "expected an integer%s%.*s%s",
-                        v->kind == KQ_JSTR || v->kind == KQ_JNUM ? " (got \"" : "",
-                        v->kind == KQ_JSTR || v->kind == KQ_JNUM ? (int)(v->len > 40 ? 40 : v->len) : 0,
-                        v->kind == KQ_JSTR || v->kind == KQ_JNUM ? v->s : "",
-                        v->kind == KQ_JSTR || v->kind == KQ_JNUM ? "\")" : "");
+                        v->kind == KILN_JSON_STR || v->kind == KILN_JSON_NUM ? " (got \"" : "",
+                        v->kind == KILN_JSON_STR || v->kind == KILN_JSON_NUM ? (int)(v->len > 40 ? 40 : v->len) : 0,
+                        v->kind == KILN_JSON_STR || v->kind == KILN_JSON_NUM ? v->s : "",
+                        v->kind == KILN_JSON_STR || v->kind == KILN_JSON_NUM ? "\")" : "");
 }
 
-int kiln_query_json_double(const kq_json *v, double *out, kiln_err *err)
+int kiln_json_double(const kiln_json *v, double *out, kiln_err *err)
 {
-    if (!v || v->kind == KQ_JNULL) {
+    if (!v || v->kind == KILN_JSON_NULL) {
         *out = 0;
         return KILN_OK;
     }
-    if (v->kind == KQ_JSTR) {
+    if (v->kind == KILN_JSON_STR) {
         if (!strcmp(v->s, "NaN")) {
             *out = NAN;
             return KILN_OK;
@@ -413,7 +430,7 @@ int kiln_query_json_double(const kq_json *v, double *out, kiln_err *err)
             return KILN_OK;
         }
     }
-    if ((v->kind == KQ_JNUM || v->kind == KQ_JSTR) && v->len > 0 && v->len < 64) {
+    if ((v->kind == KILN_JSON_NUM || v->kind == KILN_JSON_STR) && v->len > 0 && v->len < 64) {
         char t[64];
         memcpy(t, v->s, v->len);
         t[v->len] = 0;
