@@ -1,5 +1,6 @@
 /* tests/mock_host.c — see mock_host.h. */
 #include "mock_host.h"
+#include "kiln_config.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -374,4 +375,36 @@ void mock_host_set_exporters(mock_host *m, const char *const *ids, size_t n)
     for (size_t i = 0; i < m->n_exporters; i++) free(m->exporters[i]);
     m->n_exporters = 0;
     for (size_t i = 0; i < n && i < 64; i++) m->exporters[m->n_exporters++] = strdup(ids[i]);
+}
+
+/* ---- plugin instances ------------------------------------------------------------ */
+
+int mock_plugin_make(mock_plugin *mp, const kiln_plugin *pl, mock_host *m, const char *yaml, kiln_err *err)
+{
+    memset(mp, 0, sizeof *mp);
+    kiln_err_clear(err);
+    mp->pl = pl;
+    mp->m = m;
+    mp->cfg = calloc(1, pl->cfg_size ? pl->cfg_size : 1);
+    int rc = mp->cfg ? KILN_OK : kiln_err_set(err, KILN_ENOMEM, "out of memory");
+    if (rc == KILN_OK) rc = kiln_yaml_load_string("t.yaml", yaml, strlen(yaml), &mp->root, err);
+    if (rc == KILN_OK) rc = kiln_cfg_apply(pl->fields, mp->root, mp->cfg, err);
+    if (rc == KILN_OK && pl->validate) rc = pl->validate(mp->cfg, mp->root, err);
+    if (rc == KILN_OK) rc = pl->create(mock_host_host(m), mp->cfg, &mp->st, err);
+    if (rc != KILN_OK) {
+        mp->st = NULL;
+        mock_plugin_drop(mp);
+    }
+    return rc;
+}
+
+void mock_plugin_drop(mock_plugin *mp)
+{
+    if (!mp->pl) return;
+    if (mp->st) mp->pl->destroy(mp->st);
+    if (mp->cfg) kiln_cfg_free(mp->pl->fields, mp->cfg);
+    free(mp->cfg);
+    kiln_yaml_free(mp->root);
+    mock_host_free(mp->m);
+    memset(mp, 0, sizeof *mp);
 }

@@ -53,4 +53,25 @@ int mock_http_request(mock_host *m, const char *method, const char *target, cons
                       const void *body, size_t len, mock_http_reply *out);
 void mock_http_reply_free(mock_http_reply *r);
 
+/* A plugin instance on a mock core, made as the runtime makes one: the YAML
+ * text (file name "t.yaml") through the plugin's field table, validate when
+ * the plugin has one, then create. */
+typedef struct mock_plugin {
+    const kiln_plugin *pl;
+    mock_host *m;    /* the core it runs on: owned */
+    kiln_node *root; /* the parsed YAML (kept: validate errors cite it): owned */
+    void *cfg;       /* the applied config: owned */
+    void *st;        /* the plugin's state */
+} mock_plugin;
+
+/* Makes `pl` from `yaml` on core `m`, which mp takes over (also when this
+ * fails). Returns KILN_OK, or the failing step's status with err saying
+ * why ("t.yaml:2:6: ..."); on failure everything is released and *mp zeroed. */
+int mock_plugin_make(mock_plugin *mp, const kiln_plugin *pl, mock_host *m, const char *yaml, kiln_err *err);
+
+/* Destroys the state (no shutdown: call pl->shutdown first when the test
+ * started it) and frees the config, the YAML and the core. A zeroed mp is a
+ * no-op. */
+void mock_plugin_drop(mock_plugin *mp);
+
 #endif

@@ -18,9 +18,9 @@ extern const kiln_plugin kiln_plugin_descriptor;
 #define PL kiln_plugin_descriptor
 
 typedef struct inst {
-    mock_host *m;
-    void *cfg;
-    bx_state *s;
+    mock_plugin p; /* owns the core, config and state */
+    mock_host *m;  /* p.m */
+    bx_state *s;   /* p.st */
 } inst;
 
 static int make(inst *in, const bt_store *st, const char *extra)
@@ -36,24 +36,14 @@ static int make(inst *in, const bt_store *st, const char *extra)
              "upload: {initial_backoff: 1ms}\n"
              "retention: 0s\n%s",
              storage, st->wal, extra ? extra : "");
-    kiln_node *root = NULL;
     kiln_err err;
     memset(in, 0, sizeof *in);
-    in->m = mock_host_new("exporter/blocks", "exporter");
-    in->cfg = calloc(1, PL.cfg_size);
-    if (kiln_yaml_load_string("t.yaml", yaml, strlen(yaml), &root, &err) != KILN_OK ||
-        kiln_cfg_apply(PL.fields, root, in->cfg, &err) != KILN_OK) {
-        fprintf(stderr, "config: %s\n", err.msg);
-        kiln_yaml_free(root);
+    if (mock_plugin_make(&in->p, &PL, mock_host_new("exporter/blocks", "exporter"), yaml, &err) != KILN_OK) {
+        fprintf(stderr, "blocks exporter: %s\n", err.msg);
         return -1;
     }
-    kiln_yaml_free(root);
-    void *state = NULL;
-    if (PL.create(mock_host_host(in->m), in->cfg, &state, &err) != KILN_OK) {
-        fprintf(stderr, "create: %s\n", err.msg);
-        return -1;
-    }
-    in->s = state;
+    in->m = in->p.m;
+    in->s = in->p.st;
     /* start replays the WAL; the flusher thread is not wanted here: the
      * tests run flush passes themselves */
     if (kiln_bx_replay(in->s, &err) != KILN_OK) {
@@ -65,10 +55,7 @@ static int make(inst *in, const bt_store *st, const char *extra)
 
 static void drop(inst *in)
 {
-    if (in->s) PL.destroy(in->s);
-    kiln_cfg_free(PL.fields, in->cfg);
-    free(in->cfg);
-    mock_host_free(in->m);
+    mock_plugin_drop(&in->p);
     memset(in, 0, sizeof *in);
 }
 

@@ -1,4 +1,5 @@
 /* Plugin test: the debug exporter against the mock core. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <kiln/kiln.h>
@@ -25,30 +26,21 @@ static kiln_batch *corpus_batch(const char *name, const char *tenant)
     return b;
 }
 
-static void *make(mock_host *m, const char *yaml, void **cfg_out)
+/* The debug exporter from yaml on a fresh mock core; NULL (and the reason on
+ * stderr) when it is refused. */
+static void *make(mock_plugin *mp, const char *yaml)
 {
-    kiln_node *root = NULL;
     kiln_err err;
-    void *cfg = calloc(1, PL.cfg_size);
-    if (kiln_yaml_load_string("t.yaml", yaml, strlen(yaml), &root, &err) != KILN_OK ||
-        kiln_cfg_apply(PL.fields, root, cfg, &err) != KILN_OK) {
-        fprintf(stderr, "config: %s\n", err.msg);
-        kiln_yaml_free(root);
-        free(cfg);
-        return NULL;
-    }
-    kiln_yaml_free(root);
-    void *st = NULL;
-    if (PL.create(mock_host_host(m), cfg, &st, &err) != KILN_OK) return NULL;
-    *cfg_out = cfg;
-    return st;
+    if (mock_plugin_make(mp, &PL, mock_host_new("exporter/debug", "exporter"), yaml, &err) == KILN_OK) return mp->st;
+    fprintf(stderr, "debug exporter: %s\n", err.msg);
+    return NULL;
 }
 
 static void t_normal_line_has_exact_totals(void)
 {
-    mock_host *m = mock_host_new("exporter/debug", "exporter");
-    void *cfg;
-    void *st = make(m, "verbosity: normal\n", &cfg);
+    mock_plugin mp;
+    void *st = make(&mp, "verbosity: normal\n");
+    mock_host *m = mp.m;
     CHECK(st != NULL);
     if (!st) return;
     kiln_batch *b = corpus_batch("pprof__sample.cpu.pb.gz", "team-a");
@@ -67,17 +59,14 @@ static void t_normal_line_has_exact_totals(void)
     CHECK_CONTAINS(log, want);
     CHECK_EQ_INT(mock_host_counter(m, "debug_lines_total"), 1);
     kiln_batch_unref(b);
-    PL.destroy(st);
-    kiln_cfg_free(PL.fields, cfg);
-    free(cfg);
-    mock_host_free(m);
+    mock_plugin_drop(&mp);
 }
 
 static void t_basic_and_sampling(void)
 {
-    mock_host *m = mock_host_new("exporter/debug", "exporter");
-    void *cfg;
-    void *st = make(m, "verbosity: basic\nsampling_initial: 1\nsampling_thereafter: 2\n", &cfg);
+    mock_plugin mp;
+    void *st = make(&mp, "verbosity: basic\nsampling_initial: 1\nsampling_thereafter: 2\n");
+    mock_host *m = mp.m;
     CHECK(st != NULL);
     if (!st) return;
     kiln_err err;
@@ -89,17 +78,13 @@ static void t_basic_and_sampling(void)
     /* first batch, then every second after it: batches 1 and 3 of 1..4 -> 2 lines */
     CHECK_EQ_INT(mock_host_counter(m, "debug_lines_total"), 2);
     CHECK_CONTAINS(mock_host_log(m), "batch profiles=1 samples=");
-    PL.destroy(st);
-    kiln_cfg_free(PL.fields, cfg);
-    free(cfg);
-    mock_host_free(m);
+    mock_plugin_drop(&mp);
 }
 
 static void t_bad_payload_fails_batch(void)
 {
-    mock_host *m = mock_host_new("exporter/debug", "exporter");
-    void *cfg;
-    void *st = make(m, "{}\n", &cfg);
+    mock_plugin mp;
+    void *st = make(&mp, "{}\n");
     CHECK(st != NULL);
     if (!st) return;
     kiln_batch *b = kiln_batch_new(1);
@@ -113,10 +98,7 @@ static void t_bad_payload_fails_batch(void)
     CHECK(err.msg[0] != 0);
     CHECK(!err.retriable);
     kiln_batch_unref(b);
-    PL.destroy(st);
-    kiln_cfg_free(PL.fields, cfg);
-    free(cfg);
-    mock_host_free(m);
+    mock_plugin_drop(&mp);
 }
 
 static void t_quote(void)

@@ -17,10 +17,9 @@ extern const kiln_plugin kiln_plugin_descriptor;
 #define PL kiln_plugin_descriptor
 
 typedef struct inst {
-    mock_host *m;
-    kiln_node *root;
-    void *cfg;
-    void *st;
+    mock_plugin p; /* owns the core, config and state */
+    mock_host *m;  /* p.m */
+    void *st;      /* p.st */
     int64_t now;
 } inst;
 
@@ -30,21 +29,10 @@ static int64_t fake_clock(void *arg) { return ((inst *)arg)->now; }
 static int make(inst *in, const char *yaml, kiln_err *err)
 {
     memset(in, 0, sizeof *in);
-    kiln_err_clear(err);
-    in->m = mock_host_new("processor/sampling", "processor");
-    in->cfg = calloc(1, PL.cfg_size);
-    int rc = kiln_yaml_load_string("t.yaml", yaml, strlen(yaml), &in->root, err);
-    if (rc == KILN_OK) rc = kiln_cfg_apply(PL.fields, in->root, in->cfg, err);
-    if (rc == KILN_OK) rc = PL.validate(in->cfg, in->root, err);
-    if (rc == KILN_OK) rc = PL.create(mock_host_host(in->m), in->cfg, &in->st, err);
-    if (rc != KILN_OK) {
-        kiln_cfg_free(PL.fields, in->cfg);
-        free(in->cfg);
-        kiln_yaml_free(in->root);
-        mock_host_free(in->m);
-        memset(in, 0, sizeof *in);
-        return rc;
-    }
+    int rc = mock_plugin_make(&in->p, &PL, mock_host_new("processor/sampling", "processor"), yaml, err);
+    if (rc != KILN_OK) return rc;
+    in->m = in->p.m;
+    in->st = in->p.st;
     in->now = 1000000000000LL;
     kiln_sampling_set_clock(in->st, fake_clock, in);
     return KILN_OK;
@@ -52,12 +40,8 @@ static int make(inst *in, const char *yaml, kiln_err *err)
 
 static void drop_inst(inst *in)
 {
-    if (!in->st) return;
-    PL.destroy(in->st);
-    kiln_cfg_free(PL.fields, in->cfg);
-    free(in->cfg);
-    kiln_yaml_free(in->root);
-    mock_host_free(in->m);
+    mock_plugin_drop(&in->p);
+    memset(in, 0, sizeof *in);
 }
 
 static kiln_payload *corpus_payload(const char *name)

@@ -17,37 +17,8 @@
 #include "pprofrx.h"
 #include "testlib.h"
 
-extern const kiln_plugin kiln_plugin_descriptor;
-#define PL kiln_plugin_descriptor
+#include "rx_test.h"
 
-typedef struct rx {
-    mock_host *m;
-    void *cfg;
-    void *st;
-} rx;
-
-static int rx_open(rx *r)
-{
-    memset(r, 0, sizeof *r);
-    r->m = mock_host_new("receiver/pprof", "receiver");
-    kiln_node *root = NULL;
-    kiln_err err;
-    r->cfg = calloc(1, PL.cfg_size);
-    if (kiln_yaml_load_string("t.yaml", "{}", 2, &root, &err) != KILN_OK ||
-        kiln_cfg_apply(PL.fields, root, r->cfg, &err) != KILN_OK)
-        return -1;
-    kiln_yaml_free(root);
-    return PL.create(mock_host_host(r->m), r->cfg, &r->st, &err);
-}
-
-static void rx_close(rx *r)
-{
-    PL.shutdown(r->st, kiln_now_mono_ns());
-    PL.destroy(r->st);
-    kiln_cfg_free(PL.fields, r->cfg);
-    free(r->cfg);
-    mock_host_free(r->m);
-}
 
 static const kiln_profile *post(rx *r, const char *target, const char *body, size_t len,
                                 int want_status)
@@ -124,7 +95,7 @@ static void t_fib_against_pprof(void)
     CHECK(folded && top);
     if (!folded || !top) return;
     rx r;
-    CHECK_EQ_INT(rx_open(&r), KILN_OK);
+    CHECK_EQ_INT(rx_open(&r, "{}"), KILN_OK);
     const kiln_profile *p = post(&r,
                                  "/ingest?name=fib.cpu%7Benv%3Dci%7D&from=1626441030&until="
                                  "1626441060&sampleRate=100&spyName=gospy",
@@ -197,7 +168,7 @@ out:
 static void t_model_shape(void)
 {
     rx r;
-    CHECK_EQ_INT(rx_open(&r), KILN_OK);
+    CHECK_EQ_INT(rx_open(&r, "{}"), KILN_OK);
     static const char body[] = "main;foo;bar 3\r\n"
                                "main;foo 2\n"
                                "no-space-line-is-skipped\n"
@@ -252,7 +223,7 @@ out:
 static void t_types_and_labels(void)
 {
     rx r;
-    CHECK_EQ_INT(rx_open(&r), KILN_OK);
+    CHECK_EQ_INT(rx_open(&r, "{}"), KILN_OK);
     static const struct {
         const char *target, *name, *types, *labels;
         int64_t total;
@@ -306,7 +277,7 @@ static void t_types_and_labels(void)
 static void t_lines_format(void)
 {
     rx r;
-    CHECK_EQ_INT(rx_open(&r), KILN_OK);
+    CHECK_EQ_INT(rx_open(&r, "{}"), KILN_OK);
     static const char body[] = "a;b\na;b\r\na;c\n\na;b";
     const kiln_profile *p = post(&r, "/ingest?name=x.alloc_objects&format=lines", body,
                                  sizeof body - 1, 200);
@@ -323,7 +294,7 @@ static void t_lines_format(void)
 static void t_refusals(void)
 {
     rx r;
-    CHECK_EQ_INT(rx_open(&r), KILN_OK);
+    CHECK_EQ_INT(rx_open(&r, "{}"), KILN_OK);
     mock_http_reply rep;
     static const char bad[] = "a;b 1\na;c x2\n";
     CHECK_EQ_INT(mock_http_request(r.m, "POST", "/ingest?name=x", NULL, bad, sizeof bad - 1, &rep), 0);

@@ -15,54 +15,11 @@
 #include "pprofrx.h"
 #include "testlib.h"
 
-extern const kiln_plugin kiln_plugin_descriptor;
-#define PL kiln_plugin_descriptor
+#include "rx_test.h"
 
 /* profile.ParseData of pprof__sample.cpu.pb.gz */
 #define SAMPLE_CPU_TIME 1506718679257235370LL
 #define SAMPLE_CPU_DUR 2002012950LL
-
-typedef struct rx {
-    mock_host *m;
-    void *cfg;
-    void *st;
-} rx;
-
-static int rx_open(rx *r, const char *yaml)
-{
-    memset(r, 0, sizeof *r);
-    r->m = mock_host_new("receiver/pprof", "receiver");
-    kiln_node *root = NULL;
-    kiln_err err;
-    kiln_err_clear(&err);
-    r->cfg = calloc(1, PL.cfg_size);
-    if (kiln_yaml_load_string("t.yaml", yaml, strlen(yaml), &root, &err) != KILN_OK ||
-        kiln_cfg_apply(PL.fields, root, r->cfg, &err) != KILN_OK ||
-        (PL.validate && PL.validate(r->cfg, root, &err) != KILN_OK)) {
-        fprintf(stderr, "config: %s\n", err.msg);
-        kiln_yaml_free(root);
-        return -1;
-    }
-    kiln_yaml_free(root);
-    if (PL.create(mock_host_host(r->m), r->cfg, &r->st, &err) != KILN_OK) {
-        fprintf(stderr, "create: %s\n", err.msg);
-        return -1;
-    }
-    return PL.start(r->st, &err);
-}
-
-static void rx_close(rx *r)
-{
-    if (r->st) {
-        PL.shutdown(r->st, kiln_now_mono_ns() + 1000000000LL);
-        PL.destroy(r->st);
-    }
-    if (r->cfg) {
-        kiln_cfg_free(PL.fields, r->cfg);
-        free(r->cfg);
-    }
-    mock_host_free(r->m);
-}
 
 static uint8_t *read_data(const char *name, size_t *len)
 {
@@ -616,18 +573,11 @@ static void t_config_validation(void)
         {"endpoint: \"\"\n", "endpoint: expected host:port"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        kiln_node *root = NULL;
+        mock_plugin mp;
         kiln_err err;
-        kiln_err_clear(&err);
-        void *cfg = calloc(1, PL.cfg_size);
-        CHECK_EQ_INT(kiln_yaml_load_string("t.yaml", bad[i].yaml, strlen(bad[i].yaml), &root, &err),
-                     KILN_OK);
-        CHECK_EQ_INT(kiln_cfg_apply(PL.fields, root, cfg, &err), KILN_OK);
-        CHECK_EQ_INT(PL.validate(cfg, root, &err), KILN_EINVAL);
+        CHECK_EQ_INT(mock_plugin_make(&mp, &PL, mock_host_new("receiver/pprof", "receiver"), bad[i].yaml, &err),
+                     KILN_EINVAL);
         CHECK_CONTAINS(err.msg, bad[i].err);
-        kiln_yaml_free(root);
-        kiln_cfg_free(PL.fields, cfg);
-        free(cfg);
     }
     /* every field has a default that parses, and a doc line */
     for (const kiln_cfg_field *f = PL.fields; f->name; f++) {
