@@ -151,3 +151,33 @@ void kiln_query_buf_free(kq_buf *b)
     free(b->p);
     memset(b, 0, sizeof *b);
 }
+
+void kiln_query_buf_base64(kq_buf *b, const void *d, size_t n)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *s = d;
+    if (kiln_query_buf_reserve(b, (n + 2) / 3 * 4) != 0) return;
+    char *o = b->p + b->n;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *o++ = al[v >> 18];
+        *o++ = al[(v >> 12) & 63];
+        *o++ = al[(v >> 6) & 63];
+        *o++ = al[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        *o++ = al[v >> 18];
+        *o++ = al[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
+        *o++ = al[v >> 18];
+        *o++ = al[(v >> 12) & 63];
+        *o++ = al[(v >> 6) & 63];
+        *o++ = '=';
+    }
+    b->n = (size_t)(o - b->p);
+}

@@ -403,6 +403,7 @@ void kiln_query_result_free(kq_result *r)
     kiln_query_flame_free(&r->flame);
     if (r->have_tree) kiln_query_tree_free(&r->tree);
     kiln_arena_destroy(r->arena);
+    kiln_query_buf_free(&r->tree_bytes);
     kiln_query_series_free(r->series, r->n_series);
     memset(r, 0, sizeof *r);
 }
@@ -795,6 +796,22 @@ static int enc_pprof_field(const kq_result *r, int json, kq_buf *o, kiln_err *er
     return rc;
 }
 
+/* SelectMergeStacktracesResponse{tree: <bytes>} */
+static int enc_tree_field(const kq_result *r, int json, kq_buf *o, kiln_err *err)
+{
+    if (json) {
+        kiln_query_buf_puts(o, "{\"tree\":\"");
+        kiln_query_buf_base64(o, r->tree_bytes.p, r->tree_bytes.n);
+        kiln_query_buf_puts(o, "\"}");
+        return KILN_OK;
+    }
+    Querier__V1__SelectMergeStacktracesResponse resp = QUERIER__V1__SELECT_MERGE_STACKTRACES_RESPONSE__INIT;
+    resp.has_tree = 1;
+    resp.tree.data = (uint8_t *)r->tree_bytes.p;
+    resp.tree.len = r->tree_bytes.n;
+    return pack(&resp.base, o, err);
+}
+
 int kiln_query_encode(const kq_result *r, int json, kq_buf *o, kiln_err *err)
 {
     int rc = KILN_OK;
@@ -807,6 +824,7 @@ int kiln_query_encode(const kq_result *r, int json, kq_buf *o, kiln_err *err)
     case KQ_M_SELECT_MERGE_SPAN_PROFILE:
     case KQ_M_DIFF:
         if (r->pprof_field) rc = enc_pprof_field(r, json, o, err);
+        else if (r->tree_field) rc = enc_tree_field(r, json, o, err);
         else if (json) enc_flame_json(&r->flame, o);
         else rc = enc_flame_proto(&r->flame, r->method, o, err);
         break;

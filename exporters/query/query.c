@@ -247,10 +247,17 @@ static int run_method(q_state *st, kq_exec *x, int m, kq_req *r, kq_result *res,
     case KQ_M_SERIES: return kiln_query_exec_series_labels(x, r, &res->lsets, &res->n_lsets, err);
     case KQ_M_SELECT_MERGE_STACKTRACES:
     case KQ_M_SELECT_MERGE_SPAN_PROFILE: {
-        if (r->format == KQ_FMT_TREE || r->format == KQ_FMT_DOT)
+        if (r->format == KQ_FMT_DOT)
             return kiln_err_set(err, KILN_ENOTFOUND,
-                                "format %d is not implemented by kiln (use the flame graph or pprof)",
-                                r->format);
+                                "format DOT is not implemented by kiln (use the flame graph, TREE or pprof)");
+        if (r->format == KQ_FMT_TREE) {
+            /* Pyroscope's tree bytes, from the merged profile */
+            if ((rc = kiln_query_max_nodes(&st->lim, r, &mn, err)) != KILN_OK) return rc;
+            if (!(res->arena = kiln_arena_new(0))) return kiln_err_set(err, KILN_ENOMEM, "out of memory");
+            if ((rc = kiln_query_exec_pprof(x, r, res->arena, &res->prof, err)) != KILN_OK) return rc;
+            res->tree_field = 1;
+            return kiln_query_pprof_tree_bytes(res->prof, mn, &res->tree_bytes, err);
+        }
         if (r->format == KQ_FMT_PPROF && m == KQ_M_SELECT_MERGE_STACKTRACES) {
             /* the merged profile in the response's `pprof` field */
             if (!(res->arena = kiln_arena_new(0))) return kiln_err_set(err, KILN_ENOMEM, "out of memory");
@@ -281,7 +288,12 @@ static int run_method(q_state *st, kq_exec *x, int m, kq_req *r, kq_result *res,
     case KQ_M_SELECT_MERGE_PROFILE:
         if (!(res->arena = kiln_arena_new(0))) return kiln_err_set(err, KILN_ENOMEM, "out of memory");
         if ((rc = kiln_query_exec_pprof(x, r, res->arena, &res->prof, err)) != KILN_OK) return rc;
-        if (!res->prof) rc = empty_profile(res->arena, r, &res->prof, err);
+        if (!res->prof) return empty_profile(res->arena, r, &res->prof, err);
+        /* cut to max_nodes only when the request asks (the whole profile otherwise) */
+        if (r->has_max_nodes && r->max_nodes > 0) {
+            if ((rc = kiln_query_max_nodes(&st->lim, r, &mn, err)) != KILN_OK) return rc;
+            rc = kiln_query_pprof_truncate(res->prof, mn, res->arena, err);
+        }
         return rc;
     case KQ_M_SELECT_SERIES:
         return kiln_query_exec_select_series(x, r, &res->series, &res->n_series, err);

@@ -59,6 +59,8 @@ void kiln_query_buf_jdouble(kq_buf *b, double v);
 /* Makes room for n more bytes; 0 or -1 (oom). */
 int kiln_query_buf_reserve(kq_buf *b, size_t n);
 void kiln_query_buf_free(kq_buf *b);
+/* Standard base64 (RFC 4648, padded) of d[0..n): protojson's bytes. */
+void kiln_query_buf_base64(kq_buf *b, const void *d, size_t n);
 
 /* JSON requests are read with libkiln's reader: <kiln/json.h>. */
 
@@ -434,6 +436,8 @@ typedef struct kq_result {
     kiln_arena *arena;      /* SelectMergeProfile's profile */
     kiln_pprof *prof;       /* NULL: an empty profile */
     int pprof_field;        /* SelectMergeStacktraces format PPROF: prof goes in `pprof` */
+    int tree_field;         /* format TREE: tree_bytes go in `tree` */
+    kq_buf tree_bytes;
     kq_series *series;      /* SelectSeries */
     size_t n_series;
     int stats_any;
@@ -449,6 +453,18 @@ const char *kiln_query_connect_code(int status);
 int kiln_query_connect_http(const char *code);
 /* {"code":"...","message":"..."} */
 void kiln_query_connect_error(kq_buf *out, const char *code, const char *msg);
+
+/* ---- qftree.c ------------------------------------------------------------------------------ */
+
+/* SelectMergeProfile's max_nodes, as Pyroscope: cuts p's stacks (value 0's
+ * call tree over functions) below the max_nodes-th largest node total into
+ * one leaf location "other"; equal stacks are merged. max_nodes < 1 or a
+ * tree that small: p is left as is. New arrays and strings go in `a`. */
+int kiln_query_pprof_truncate(kiln_pprof *p, int64_t max_nodes, kiln_arena *a, kiln_err *err);
+/* SelectMergeStacktraces format TREE: Pyroscope's serialized function-name
+ * tree of p (value 0), nodes below the max_nodes-th largest total folded
+ * into "other". Appends to out; an empty profile writes nothing. */
+int kiln_query_pprof_tree_bytes(const kiln_pprof *p, int64_t max_nodes, kq_buf *out, kiln_err *err);
 
 /* ---- qlegacy.c ------------------------------------------------------------------------------ */
 

@@ -212,6 +212,68 @@ if cmd == "renderpprof":  # renderpprof QUERY FILES...: the gzip pprof export
     open(out, "wb").write(resp)
     ok = st == 200 and resp[:2] == b"\x1f\x8b"
     sys.exit(0 if ok and compare_files("render?format=pprof", out, sys.argv[3:], "cpu", "nanoseconds") else 1)
+if cmd == "truncated":  # truncated PTYPE SELECTOR MAX_NODES SAMPLE_TYPE UNIT FILES...: SelectMergeProfile max_nodes
+    body = pb_str(1, sys.argv[2]) + pb_str(2, sys.argv[3]) + pb_int(3, 0) + \
+        pb_int(4, int(time.time() * 1000)) + pb_int(5, int(sys.argv[4]))
+    st, resp, _ = http("/querier.v1.QuerierService/SelectMergeProfile", body,
+                       {"Content-Type": "application/proto", "Connect-Protocol-Version": "1"})
+    out = os.path.join(WORK, "truncated.pb")
+    open(out, "wb").write(resp)
+    t1, r1 = pprof_top([out], sys.argv[5], sys.argv[6])
+    t2, r2 = pprof_top([os.path.join(CORPUS, f) for f in sys.argv[7:]], sys.argv[5], sys.argv[6])
+    over = [n for n in r1 if n != "other" and r1[n][1] > r2.get(n, (0, 0))[1]]
+    ok = st == 200 and t1 == t2 and "other" in r1 and len(r1) < len(r2) and not over
+    print("max_nodes %s: total %d (inputs %d), %d functions (inputs %d), other %s, %d cum above the input's" %
+          (sys.argv[4], t1, t2, len(r1), len(r2), r1.get("other"), len(over)))
+    sys.exit(0 if ok else 1)
+if cmd == "tree":  # tree PTYPE SELECTOR MAX_NODES SAMPLE_TYPE UNIT FILES...: format TREE
+    import base64
+    def get_tree(max_nodes):
+        body = json.dumps({"profileTypeID": sys.argv[2], "labelSelector": sys.argv[3], "start": "0",
+                           "end": str(int(time.time() * 1000)), "maxNodes": str(max_nodes),
+                           "format": "PROFILE_FORMAT_TREE"}).encode()
+        st, resp, _ = http("/querier.v1.QuerierService/SelectMergeStacktraces", body,
+                           {"Content-Type": "application/json"})
+        if st != 200: raise SystemExit("TREE: %d %s" % (st, resp[:300]))
+        return base64.b64decode(json.loads(resp)["tree"])
+    # depth first: per node name, self, child count -> [(name, self, total)], bytes read
+    def parse_tree(b):
+        def uv(o):
+            v = sh = 0
+            while True:
+                c = b[o]; o += 1; v |= (c & 0x7F) << sh; sh += 7
+                if c < 0x80: return v, o
+        nodes, o, open_ = [], 0, []
+        while True:
+            l, o = uv(o); name = b[o:o + l].decode(); o += l
+            v, o = uv(o); k, o = uv(o)
+            nodes.append([name, v, v])
+            for e in open_: nodes[e[0]][2] += v
+            if open_: open_[-1][1] -= 1
+            if k: open_.append([len(nodes) - 1, k])
+            while open_ and open_[-1][1] == 0: open_.pop()
+            if not open_: return nodes[1:], o
+    mx = int(sys.argv[4])
+    b = get_tree(mx)
+    nodes, used = parse_tree(b)
+    selfs = {}
+    for name, v, _ in nodes: selfs[name] = selfs.get(name, 0) + v
+    real = sum(1 for n in nodes if n[0] != "other")
+    t2, r2 = pprof_top([os.path.join(CORPUS, f) for f in sys.argv[7:]], sys.argv[5], sys.argv[6])
+    flat = {n: f for n, (f, c) in r2.items() if f}
+    total = sum(selfs.values())
+    if mx >= 1000000:  # untruncated: self per function = go tool pprof's flat
+        ok = {n: v for n, v in selfs.items() if v} == flat
+        want = real
+    else:  # the nodes at or above the mx-th largest total of the whole tree stay (ties too)
+        full, _ = parse_tree(get_tree(1048576))
+        tot = sorted((n[2] for n in full), reverse=True)
+        want = sum(1 for t in tot if t >= tot[mx - 1]) if len(tot) > mx else len(tot)
+        ok = "other" in selfs and real == want
+    ok = ok and used == len(b) and total == t2
+    print("TREE max_nodes %s: %d nodes (%d not \"other\", %d expected), %d bytes, self total %d (go %d)" %
+          (sys.argv[4], len(nodes), real, want, len(b), total, t2))
+    sys.exit(0 if ok else 1)
 if cmd == "series":  # SelectSeries over the ten heap profiles: ten points, step 1 s
     body = json.dumps({"profileTypeID": "memory:alloc_space:bytes:space:bytes",
                        "labelSelector": '{service_name="heap"}', "start": "1644509270000",
@@ -285,6 +347,12 @@ check "SelectMergeProfile of the ten heap profiles, as go tool pprof merges them
   py merge heap "$ALLOC" '{service_name="heap"}' alloc_space bytes "${MANY[@]}"
 check "render?format=pprof (gzip) is read by go tool pprof with the inputs' rows" \
   py renderpprof "$CPU{service_name=\"large\"}" pprof__large.cpu.pb.gz
+check "SelectMergeProfile max_nodes=500: go tool pprof reads it, same total, the rest in \"other\"" \
+  py truncated "$CPU" '{service_name="large"}' 500 cpu nanoseconds pprof__large.cpu.pb.gz
+check "format TREE (untruncated): self per function = go tool pprof's flat" \
+  py tree "$CPU" '{service_name="large"}' 1048576 cpu nanoseconds pprof__large.cpu.pb.gz
+check "format TREE max_nodes=300: same total, the rest in \"other\"" \
+  py tree "$CPU" '{service_name="large"}' 300 cpu nanoseconds pprof__large.cpu.pb.gz
 
 # --- tenants and selectors ---------------------------------------------------------------
 one=$(py gototal cpu nanoseconds pprof__sample.cpu.pb.gz)
