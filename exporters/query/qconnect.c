@@ -403,7 +403,7 @@ void kiln_query_result_free(kq_result *r)
     kiln_query_flame_free(&r->flame);
     if (r->have_tree) kiln_query_tree_free(&r->tree);
     kiln_arena_destroy(r->arena);
-    kiln_query_buf_free(&r->tree_bytes);
+    kiln_query_buf_free(&r->text);
     kiln_query_series_free(r->series, r->n_series);
     memset(r, 0, sizeof *r);
 }
@@ -796,20 +796,32 @@ static int enc_pprof_field(const kq_result *r, int json, kq_buf *o, kiln_err *er
     return rc;
 }
 
-/* SelectMergeStacktracesResponse{tree: <bytes>} */
-static int enc_tree_field(const kq_result *r, int json, kq_buf *o, kiln_err *err)
+/* SelectMergeStacktracesResponse{tree: <bytes>} or {dot: <text>} */
+static int enc_text_field(const kq_result *r, int json, kq_buf *o, kiln_err *err)
 {
+    int dot = r->text_format == KQ_FMT_DOT;
     if (json) {
-        kiln_query_buf_puts(o, "{\"tree\":\"");
-        kiln_query_buf_base64(o, r->tree_bytes.p, r->tree_bytes.n);
-        kiln_query_buf_puts(o, "\"}");
+        kiln_query_buf_puts(o, dot ? "{\"dot\":" : "{\"tree\":\"");
+        if (dot) kiln_query_buf_jstr(o, r->text.p ? r->text.p : "", r->text.n);
+        else kiln_query_buf_base64(o, r->text.p, r->text.n);
+        kiln_query_buf_puts(o, dot ? "}" : "\"}");
         return KILN_OK;
     }
     Querier__V1__SelectMergeStacktracesResponse resp = QUERIER__V1__SELECT_MERGE_STACKTRACES_RESPONSE__INIT;
-    resp.has_tree = 1;
-    resp.tree.data = (uint8_t *)r->tree_bytes.p;
-    resp.tree.len = r->tree_bytes.n;
-    return pack(&resp.base, o, err);
+    char *text = NULL;
+    if (dot) {
+        if (!(text = malloc(r->text.n + 1))) return kiln_err_set(err, KILN_ENOMEM, "out of memory");
+        if (r->text.n) memcpy(text, r->text.p, r->text.n);
+        text[r->text.n] = 0;
+        resp.dot = text;
+    } else {
+        resp.has_tree = 1;
+        resp.tree.data = (uint8_t *)r->text.p;
+        resp.tree.len = r->text.n;
+    }
+    int rc = pack(&resp.base, o, err);
+    free(text);
+    return rc;
 }
 
 int kiln_query_encode(const kq_result *r, int json, kq_buf *o, kiln_err *err)
@@ -824,7 +836,7 @@ int kiln_query_encode(const kq_result *r, int json, kq_buf *o, kiln_err *err)
     case KQ_M_SELECT_MERGE_SPAN_PROFILE:
     case KQ_M_DIFF:
         if (r->pprof_field) rc = enc_pprof_field(r, json, o, err);
-        else if (r->tree_field) rc = enc_tree_field(r, json, o, err);
+        else if (r->text_format) rc = enc_text_field(r, json, o, err);
         else if (json) enc_flame_json(&r->flame, o);
         else rc = enc_flame_proto(&r->flame, r->method, o, err);
         break;

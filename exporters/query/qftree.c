@@ -717,3 +717,189 @@ out:
     prof_close(&fp);
     return rc == KILN_OK ? rc : kiln_err_set(err, rc, "tree: out of memory");
 }
+
+/* ---- DOT ------------------------------------------------------------------------------- */
+
+typedef struct ft_edge {
+    uint64_t key; /* caller << 32 | callee, +1 so that 0 is empty */
+    int64_t w;
+} ft_edge;
+
+typedef struct ft_edges {
+    ft_edge *v;
+    size_t cap, len;
+} ft_edges;
+
+static int edges_add(ft_edges *e, uint32_t from, uint32_t to, int64_t w)
+{
+    if ((e->len + 1) * 2 > e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 1024;
+        ft_edge *nv = calloc(nc, sizeof *nv);
+        if (!nv) return -1;
+        for (size_t i = 0; i < e->cap; i++) {
+            if (!e->v[i].key) continue;
+            size_t j = ft_hash((int32_t)(e->v[i].key >> 32), (uint32_t)e->v[i].key) & (nc - 1);
+            while (nv[j].key) j = (j + 1) & (nc - 1);
+            nv[j] = e->v[i];
+        }
+        free(e->v);
+        e->v = nv;
+        e->cap = nc;
+    }
+    uint64_t k = ((uint64_t)from << 32 | to) + 1;
+    size_t j = ft_hash((int32_t)(k >> 32), (uint32_t)k) & (e->cap - 1);
+    for (; e->v[j].key; j = (j + 1) & (e->cap - 1))
+        if (e->v[j].key == k) {
+            e->v[j].w += w;
+            return 0;
+        }
+    e->v[j] = (ft_edge){k, w};
+    e->len++;
+    return 0;
+}
+
+typedef struct dot_fn {
+    int64_t flat, cum;
+    uint32_t key;
+    int32_t node; /* Nk in the output, 0: not shown */
+} dot_fn;
+
+static int cmp_dot(const void *a, const void *b)
+{
+    const dot_fn *x = a, *y = b;
+    if (x->cum != y->cum) return x->cum < y->cum ? 1 : -1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int cmp_edge(const void *a, const void *b)
+{
+    const ft_edge *x = a, *y = b;
+    if (x->w != y->w) return x->w < y->w ? 1 : -1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* A name as a DOT string body: quotes and backslashes escaped. */
+static void dot_str(kq_buf *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') kiln_query_buf_putc(o, '\\');
+        kiln_query_buf_putc(o, *s);
+    }
+}
+
+static double pct(int64_t v, int64_t total) { return total ? 100.0 * (double)v / (double)total : 0; }
+
+int kiln_query_pprof_dot(const kiln_pprof *p, int64_t max_nodes, kq_buf *out, kiln_err *err)
+{
+    ft_prof fp;
+    ft_names nm;
+    ft_edges ed = {0};
+    dot_fn *fn = NULL;
+    uint32_t *seen = NULL;
+    int32_t *node_of = NULL;
+    int rc = KILN_ENOMEM;
+    memset(&nm, 0, sizeof nm);
+    if (!p) {
+        kiln_query_buf_puts(out, "digraph \"empty\" {\n}\n");
+        return out->oom ? kiln_err_set(err, KILN_ENOMEM, "dot: out of memory") : KILN_OK;
+    }
+    if (prof_open(&fp, p) != 0 || names_build(&nm, p) != 0) goto out;
+    size_t nk = nm.n;
+    fn = calloc(nk ? nk : 1, sizeof *fn);
+    seen = calloc(nk ? nk : 1, sizeof *seen);
+    if (!fn || !seen) goto out;
+    for (size_t i = 0; i < nk; i++) fn[i].key = (uint32_t)i;
+    int64_t total = 0;
+    for (size_t i = 0; i < p->n_sample; i++) {
+        const kiln_pprof_sample *s = p->sample[i];
+        int64_t v = s->n_value ? s->value[0] : 0;
+        if (!v) continue;
+        size_t n = 0;
+        for (size_t j = 0; j < s->n_location_id; j++) {
+            int64_t li = ids_find(&fp.locs, s->location_id[j]);
+            if (li < 0) continue;
+            const kiln_pprof_location *l = p->location[li];
+            if (!l->n_line && stack_push(&fp, &n, nm.of_loc[li]) != 0) goto out;
+            for (size_t q = 0; q < l->n_line; q++) {
+                int64_t fi = ids_find(&fp.fns, l->line[q]->function_id);
+                if (fi >= 0 && stack_push(&fp, &n, nm.of_fn[fi]) != 0) goto out;
+            }
+        }
+        total += v;
+        if (!n) continue;
+        fn[fp.stack[0]].flat += v;
+        uint32_t stamp = (uint32_t)i + 1;
+        for (size_t k = 0; k < n; k++) {
+            uint32_t key = fp.stack[k];
+            if (seen[key] != stamp) { /* a recursive function counts once per sample */
+                seen[key] = stamp;
+                fn[key].cum += v;
+            }
+            /* caller -> callee, once per sample and pair */
+            if (k + 1 < n && fp.stack[k + 1] != key) {
+                int dup = 0;
+                for (size_t q = 0; q < k && !dup; q++) dup = fp.stack[q] == key && fp.stack[q + 1] == fp.stack[k + 1];
+                if (!dup && edges_add(&ed, fp.stack[k + 1], key, v) != 0) goto out;
+            }
+        }
+    }
+    if (nk) qsort(fn, nk, sizeof *fn, cmp_dot);
+    size_t shown = 0, nonzero = 0;
+    if (!(node_of = calloc(nk ? nk : 1, sizeof *node_of))) goto out;
+    for (size_t i = 0; i < nk; i++) {
+        if (!fn[i].cum) continue;
+        nonzero++;
+        if (max_nodes > 0 && shown >= (size_t)max_nodes) continue;
+        fn[i].node = (int32_t)++shown;
+        node_of[fn[i].key] = fn[i].node;
+    }
+    const char *type = p->n_sample_type ? pstr(p, p->sample_type[0]->type) : "";
+    const char *unit = p->n_sample_type ? pstr(p, p->sample_type[0]->unit) : "";
+    kiln_query_buf_puts(out, "digraph \"");
+    dot_str(out, type);
+    kiln_query_buf_puts(out, "\" {\nnode [style=filled fillcolor=\"#f8f8f8\"]\n");
+    kiln_query_buf_puts(out, "subgraph cluster_L { \"legend\" [shape=box fontsize=16 label=\"Type: ");
+    dot_str(out, type);
+    kiln_query_buf_printf(out, "\\lTotal: %lld ", (long long)total);
+    dot_str(out, unit);
+    kiln_query_buf_printf(out, "\\lShowing %zu of %zu nodes\\l\"] }\n", shown, nonzero);
+    int64_t max_flat = 1;
+    for (size_t i = 0; i < nk; i++)
+        if (fn[i].node && fn[i].flat > max_flat) max_flat = fn[i].flat;
+    for (size_t i = 0; i < nk; i++) {
+        const dot_fn *f = &fn[i];
+        if (!f->node) continue;
+        int fs = 8 + (int)(42.0 * (double)f->flat / (double)max_flat);
+        kiln_query_buf_printf(out, "N%d [label=\"", f->node);
+        dot_str(out, nm.name[f->key]);
+        kiln_query_buf_printf(out, "\\n%lld (%.2f%%)\\nof %lld (%.2f%%)\" fontsize=%d shape=box tooltip=\"",
+                              (long long)f->flat, pct(f->flat, total), (long long)f->cum, pct(f->cum, total), fs);
+        dot_str(out, nm.name[f->key]);
+        kiln_query_buf_printf(out, " (%lld)\"]\n", (long long)f->cum);
+    }
+    /* edges between shown nodes, heaviest first */
+    size_t ne = 0;
+    for (size_t i = 0; i < ed.cap; i++) {
+        if (!ed.v[i].key) continue;
+        uint64_t k = ed.v[i].key - 1;
+        int32_t a = node_of[k >> 32], b = node_of[(uint32_t)k];
+        if (a && b) ed.v[ne++] = (ft_edge){(uint64_t)a << 32 | (uint32_t)b, ed.v[i].w};
+    }
+    if (ne) qsort(ed.v, ne, sizeof *ed.v, cmp_edge);
+    for (size_t i = 0; i < ne; i++) {
+        double share = total ? (double)ed.v[i].w / (double)total : 0;
+        kiln_query_buf_printf(out, "N%d -> N%d [label=\" %lld\" weight=%d penwidth=%d]\n", (int)(ed.v[i].key >> 32),
+                              (int)(uint32_t)ed.v[i].key, (long long)ed.v[i].w, 1 + (int)(100.0 * share),
+                              1 + (int)(4.0 * share));
+    }
+    kiln_query_buf_puts(out, "}\n");
+    rc = out->oom ? KILN_ENOMEM : KILN_OK;
+out:
+    free(fn);
+    free(seen);
+    free(node_of);
+    free(ed.v);
+    names_free(&nm);
+    prof_close(&fp);
+    return rc == KILN_OK ? rc : kiln_err_set(err, rc, "dot: out of memory");
+}

@@ -4,7 +4,8 @@
  *       &maxNodes=|max-nodes=&groupBy=
  *         format json (default): flamebearer JSON with a timeline, as
  *         Pyroscope's render handler answers; pprof: the merged profile,
- *         gzip'ed pprof; folded|collapsed: one `a;b;c <value>` line per
+ *         gzip'ed pprof; dot: a Graphviz call graph (80 nodes unless
+ *         maxNodes); folded|collapsed: one `a;b;c <value>` line per
  *         stack; speedscope: speedscope's file format.
  *   GET /pyroscope/render-diff?leftQuery=&leftFrom=&leftUntil=&rightQuery=
  *       &rightFrom=&rightUntil=&maxNodes=   a "double" flamebearer
@@ -272,7 +273,8 @@ static int render(kq_exec *x, const char *const *p, kq_reply *out, kiln_err *err
     if (rc == KILN_OK) rc = range_ms(p[KQ_P_FROM], p[KQ_P_UNTIL], x->now_ns, &r, err);
     if (rc == KILN_OK) rc = max_nodes_param(x, p, &r, &mn, err);
     if (rc != KILN_OK) goto out;
-    if (!strcmp(fmt, "pprof")) {
+    if (!strcmp(fmt, "pprof") || !strcmp(fmt, "dot")) {
+        int dot = fmt[0] == 'd';
         kiln_arena *a = kiln_arena_new(0);
         kiln_pprof *prof = NULL;
         if (!a) rc = kiln_err_set(err, KILN_ENOMEM, "out of memory");
@@ -280,8 +282,15 @@ static int render(kq_exec *x, const char *const *p, kq_reply *out, kiln_err *err
         if (rc == KILN_OK && !prof) rc = kiln_err_set(err, KILN_ENOTFOUND, "no profiles match the query");
         uint8_t *b = NULL;
         size_t n = 0;
-        if (rc == KILN_OK) rc = kiln_pprof_encode(prof, 6, &b, &n, err);
-        if (rc == KILN_OK) {
+        if (rc == KILN_OK && dot) {
+            /* pprof's default of 80 nodes unless maxNodes is given */
+            int given = (p[KQ_P_MAXNODES] && *p[KQ_P_MAXNODES]) || (p[KQ_P_MAX_NODES] && *p[KQ_P_MAX_NODES]);
+            rc = kiln_query_pprof_dot(prof, given ? mn : 80, &out->body, err);
+            out->ctype = "text/vnd.graphviz; charset=utf-8";
+        } else if (rc == KILN_OK) {
+            rc = kiln_pprof_encode(prof, 6, &b, &n, err);
+        }
+        if (rc == KILN_OK && !dot) {
             kiln_query_buf_put(&out->body, b, n);
             out->ctype = "application/octet-stream";
             out->disposition = "attachment; filename=\"profile.pb.gz\"";
@@ -295,7 +304,7 @@ static int render(kq_exec *x, const char *const *p, kq_reply *out, kiln_err *err
     int is_ss = !strcmp(fmt, "speedscope");
     if (!is_json && !is_folded && !is_ss) {
         rc = kiln_err_set(err, KILN_EINVAL,
-                          "format %s is not supported (json, pprof, folded, collapsed, speedscope)", fmt);
+                          "format %s is not supported (json, pprof, dot, folded, collapsed, speedscope)", fmt);
         goto out;
     }
     if ((rc = kiln_query_tree_init(&t, 1, err)) != KILN_OK) goto out;

@@ -247,16 +247,16 @@ static int run_method(q_state *st, kq_exec *x, int m, kq_req *r, kq_result *res,
     case KQ_M_SERIES: return kiln_query_exec_series_labels(x, r, &res->lsets, &res->n_lsets, err);
     case KQ_M_SELECT_MERGE_STACKTRACES:
     case KQ_M_SELECT_MERGE_SPAN_PROFILE: {
-        if (r->format == KQ_FMT_DOT)
-            return kiln_err_set(err, KILN_ENOTFOUND,
-                                "format DOT is not implemented by kiln (use the flame graph, TREE or pprof)");
-        if (r->format == KQ_FMT_TREE) {
-            /* Pyroscope's tree bytes, from the merged profile */
+        if (r->format == KQ_FMT_TREE || r->format == KQ_FMT_DOT) {
+            /* Pyroscope's tree bytes or a DOT graph, from the merged profile;
+             * DOT shows pprof's default 80 nodes unless max_nodes says */
             if ((rc = kiln_query_max_nodes(&st->lim, r, &mn, err)) != KILN_OK) return rc;
+            if (r->format == KQ_FMT_DOT && !(r->has_max_nodes && r->max_nodes > 0)) mn = 80;
             if (!(res->arena = kiln_arena_new(0))) return kiln_err_set(err, KILN_ENOMEM, "out of memory");
             if ((rc = kiln_query_exec_pprof(x, r, res->arena, &res->prof, err)) != KILN_OK) return rc;
-            res->tree_field = 1;
-            return kiln_query_pprof_tree_bytes(res->prof, mn, &res->tree_bytes, err);
+            res->text_format = r->format;
+            return r->format == KQ_FMT_TREE ? kiln_query_pprof_tree_bytes(res->prof, mn, &res->text, err)
+                                             : kiln_query_pprof_dot(res->prof, mn, &res->text, err);
         }
         if (r->format == KQ_FMT_PPROF && m == KQ_M_SELECT_MERGE_STACKTRACES) {
             /* the merged profile in the response's `pprof` field */

@@ -436,8 +436,8 @@ typedef struct kq_result {
     kiln_arena *arena;      /* SelectMergeProfile's profile */
     kiln_pprof *prof;       /* NULL: an empty profile */
     int pprof_field;        /* SelectMergeStacktraces format PPROF: prof goes in `pprof` */
-    int tree_field;         /* format TREE: tree_bytes go in `tree` */
-    kq_buf tree_bytes;
+    int text_format;        /* KQ_FMT_TREE / KQ_FMT_DOT: `text` goes in `tree` / `dot` */
+    kq_buf text;
     kq_series *series;      /* SelectSeries */
     size_t n_series;
     int stats_any;
@@ -465,6 +465,11 @@ int kiln_query_pprof_truncate(kiln_pprof *p, int64_t max_nodes, kiln_arena *a, k
  * tree of p (value 0), nodes below the max_nodes-th largest total folded
  * into "other". Appends to out; an empty profile writes nothing. */
 int kiln_query_pprof_tree_bytes(const kiln_pprof *p, int64_t max_nodes, kq_buf *out, kiln_err *err);
+/* format DOT: a Graphviz digraph of p's functions (value 0): the max_nodes
+ * (< 1: all) with the largest cum, labelled with flat and cum and their
+ * shares, and the caller -> callee edges between them with their weights
+ * (each counted once per sample). p NULL: an empty digraph. */
+int kiln_query_pprof_dot(const kiln_pprof *p, int64_t max_nodes, kq_buf *out, kiln_err *err);
 
 /* ---- qlegacy.c ------------------------------------------------------------------------------ */
 

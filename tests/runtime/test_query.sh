@@ -274,6 +274,25 @@ if cmd == "tree":  # tree PTYPE SELECTOR MAX_NODES SAMPLE_TYPE UNIT FILES...: fo
     print("TREE max_nodes %s: %d nodes (%d not \"other\", %d expected), %d bytes, self total %d (go %d)" %
           (sys.argv[4], len(nodes), real, want, len(b), total, t2))
     sys.exit(0 if ok else 1)
+if cmd == "dot":  # dot QUERY MAXNODES SAMPLE_TYPE UNIT FILES...: render?format=dot vs go tool pprof
+    st, resp, hdr = http("/pyroscope/render?" + urllib.parse.urlencode(
+        {"query": sys.argv[2], "from": "0", "until": "now", "format": "dot", "maxNodes": sys.argv[3]}))
+    d = resp.decode()
+    nodes = {}
+    for m in re.finditer(r'^N(\d+) \[label="((?:[^"\\]|\\.)*)\\n(-?\d+) \([\d.]+%\)\\nof (-?\d+) ', d, re.M):
+        name = m.group(2).replace('\\"', '"').replace("\\\\", "\\")
+        nodes[name] = (int(m.group(3)), int(m.group(4)))
+    edges = re.findall(r"^N(\d+) -> N(\d+) \[label=\" (\d+)\"", d, re.M)
+    t2, r2 = pprof_top([os.path.join(CORPUS, f) for f in sys.argv[6:]], sys.argv[4], sys.argv[5])
+    bad = [n for n in nodes if r2.get(n) != nodes[n]]
+    low = min(c for f, c in nodes.values()) if nodes else 0
+    missed = [n for n, (f, c) in r2.items() if c > low and n not in nodes]
+    ok = st == 200 and len(nodes) == int(sys.argv[3]) and not bad and not missed and len(edges) > 0 \
+        and d.startswith("digraph ") and d.rstrip().endswith("}")
+    for n in bad[:3]: print("  %s: kiln %s, go tool pprof %s" % (n, nodes[n], r2.get(n)))
+    print("DOT: %d nodes (flat/cum = go tool pprof's for %d), %d edges, %d heavier functions left out" %
+          (len(nodes), len(nodes) - len(bad), len(edges), len(missed)))
+    sys.exit(0 if ok else 1)
 if cmd == "series":  # SelectSeries over the ten heap profiles: ten points, step 1 s
     body = json.dumps({"profileTypeID": "memory:alloc_space:bytes:space:bytes",
                        "labelSelector": '{service_name="heap"}', "start": "1644509270000",
@@ -353,6 +372,8 @@ check "format TREE (untruncated): self per function = go tool pprof's flat" \
   py tree "$CPU" '{service_name="large"}' 1048576 cpu nanoseconds pprof__large.cpu.pb.gz
 check "format TREE max_nodes=300: same total, the rest in \"other\"" \
   py tree "$CPU" '{service_name="large"}' 300 cpu nanoseconds pprof__large.cpu.pb.gz
+check "render?format=dot: the 40 heaviest functions with go tool pprof's flat and cum" \
+  py dot "$CPU{service_name=\"large\"}" 40 cpu nanoseconds pprof__large.cpu.pb.gz
 
 # --- tenants and selectors ---------------------------------------------------------------
 one=$(py gototal cpu nanoseconds pprof__sample.cpu.pb.gz)

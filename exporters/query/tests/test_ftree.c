@@ -281,6 +281,38 @@ static void t_tree(void)
     kiln_arena_destroy(a);
 }
 
+static void t_dot(void)
+{
+    kiln_arena *a = kiln_arena_new(0);
+    kq_buf b = {0};
+    kiln_err err;
+    /* f recursive in one stack: its cum counts that sample once */
+    const char *in = "main;a;x 50\nmain;a;y 30\nmain;b;z 10\nmain;b;w 5\nmain;c 3\nmain;x;x 2\n";
+    CHECK_EQ_INT(kiln_query_pprof_dot(from_folded(a, in), 3, &b, &err), KILN_OK);
+    kiln_query_buf_putc(&b, 0);
+    const char *d = b.p;
+    CHECK(!strncmp(d, "digraph \"samples\" {\n", 20));
+    CHECK_CONTAINS(d, "Total: 100 count\\lShowing 3 of 8 nodes");
+    /* the three largest cum: main 100, a 80, x 52 (50 + 2 once) */
+    CHECK_CONTAINS(d, "N1 [label=\"main\\n0 (0.00%)\\nof 100 (100.00%)\"");
+    CHECK_CONTAINS(d, "N2 [label=\"a\\n0 (0.00%)\\nof 80 (80.00%)\"");
+    CHECK_CONTAINS(d, "N3 [label=\"x\\n52 (52.00%)\\nof 52 (52.00%)\"");
+    CHECK(!strstr(d, "N4 ["));
+    /* edges between shown nodes, heaviest first; x -> x is not an edge */
+    const char *e1 = strstr(d, "N1 -> N2 [label=\" 80\""), *e2 = strstr(d, "N2 -> N3 [label=\" 50\""),
+               *e3 = strstr(d, "N1 -> N3 [label=\" 2\"");
+    CHECK(e1 && e2 && e3 && e1 < e2 && e2 < e3);
+    CHECK(!strstr(d, "N3 -> N3"));
+    CHECK(d[b.n - 3] == '}' && d[b.n - 2] == '\n');
+    kiln_query_buf_free(&b);
+    /* names with quotes and backslashes are escaped */
+    CHECK_EQ_INT(kiln_query_pprof_dot(from_folded(a, "say\"hi\\ 1\n"), 0, &b, &err), KILN_OK);
+    kiln_query_buf_putc(&b, 0);
+    CHECK_CONTAINS(b.p, "label=\"say\\\"hi\\\\\\n1 (100.00%)");
+    kiln_query_buf_free(&b);
+    kiln_arena_destroy(a);
+}
+
 static void t_base64(void)
 {
     static const char *const v[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
@@ -297,6 +329,7 @@ static void t_base64(void)
 int main(void)
 {
     RUN(t_base64);
+    RUN(t_dot);
     RUN(t_truncate);
     RUN(t_tree);
     return test_summary();
