@@ -60,3 +60,47 @@ int kiln_hex_digit(int c)
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
+
+/* Length of the Unicode space at p (at most n bytes), 0 if none. The set is
+ * Go's unicode.IsSpace: \t \n \v \f \r space U+0085 U+00A0 U+1680
+ * U+2000..U+200A U+2028 U+2029 U+202F U+205F U+3000. */
+static size_t space_at(const unsigned char *p, size_t n)
+{
+    if (n == 0) return 0;
+    unsigned c = p[0];
+    if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+    if (c == 0xC2 && n >= 2 && (p[1] == 0x85 || p[1] == 0xA0)) return 2;
+    if (n >= 3) {
+        unsigned c1 = p[1], c2 = p[2];
+        if (c == 0xE1 && c1 == 0x9A && c2 == 0x80) return 3;            /* U+1680 */
+        if (c == 0xE2 && c1 == 0x80 && (c2 <= 0x8A || c2 == 0xA8 || c2 == 0xA9 || c2 == 0xAF) &&
+            c2 >= 0x80)
+            return 3;                                                   /* U+2000.. */
+        if (c == 0xE2 && c1 == 0x81 && c2 == 0x9F) return 3;            /* U+205F */
+        if (c == 0xE3 && c1 == 0x80 && c2 == 0x80) return 3;            /* U+3000 */
+    }
+    return 0;
+}
+
+/* Length of the Unicode space ending at p[n-1], 0 if none. */
+static size_t space_before(const unsigned char *p, size_t n)
+{
+    for (size_t k = 1; k <= 3 && k <= n; k++) {
+        size_t s = space_at(p + n - k, k);
+        if (s == k) return k;
+    }
+    return 0;
+}
+
+void kiln_trim_space(const char **p, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)*p;
+    size_t n = *len, k;
+    while (n && (k = space_at(s, n)) != 0) {
+        s += k;
+        n -= k;
+    }
+    while (n && (k = space_before(s, n)) != 0) n -= k;
+    *p = (const char *)s;
+    *len = n;
+}

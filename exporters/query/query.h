@@ -123,8 +123,7 @@ int kiln_query_render_query_parse(const char *q, kq_ptype *pt, kq_selector *sel,
 
 /* ---- qtime.c ----------------------------------------------------------------------------- */
 
-/* Pyroscope's attime.Parse: "now", "now-1h", unix seconds, ms (13 digits),
- * us (16), ns (19), YYYYMMDD; garbage means now. Returns Unix ns. */
+/* Pyroscope's attime.Parse of a NUL-terminated s (NULL: now): kiln_attime. */
 int64_t kiln_query_attime(const char *s, int64_t now_ns);
 /* The timeline step in seconds for a range (CalcPointInterval: range/1500
  * rounded to a Grafana-style nice interval, at least 15 s). */

@@ -14,6 +14,7 @@
  * Consequences kept on purpose: a pair without a closing `,`/`}` is dropped;
  * `a=b}c=d}` stores both pairs; a key is not reset by `,` without `=`
  * (`{a,b=c}` makes the key "a,b", which is rejected). */
+#include <kiln/text.h>
 #include "pprofrx.h"
 
 #include <stdio.h>
@@ -22,49 +23,6 @@
 
 enum { ST_NAME, ST_KEY, ST_VALUE, ST_DONE };
 
-/* Length of the Unicode space at p (at most n bytes), 0 if none. The set is
- * Go's unicode.IsSpace: \t \n \v \f \r space U+0085 U+00A0 U+1680
- * U+2000..U+200A U+2028 U+2029 U+202F U+205F U+3000. */
-static size_t space_at(const unsigned char *p, size_t n)
-{
-    if (n == 0) return 0;
-    unsigned c = p[0];
-    if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
-    if (c == 0xC2 && n >= 2 && (p[1] == 0x85 || p[1] == 0xA0)) return 2;
-    if (n >= 3) {
-        unsigned c1 = p[1], c2 = p[2];
-        if (c == 0xE1 && c1 == 0x9A && c2 == 0x80) return 3;            /* U+1680 */
-        if (c == 0xE2 && c1 == 0x80 && (c2 <= 0x8A || c2 == 0xA8 || c2 == 0xA9 || c2 == 0xAF) &&
-            c2 >= 0x80)
-            return 3;                                                   /* U+2000.. */
-        if (c == 0xE2 && c1 == 0x81 && c2 == 0x9F) return 3;            /* U+205F */
-        if (c == 0xE3 && c1 == 0x80 && c2 == 0x80) return 3;            /* U+3000 */
-    }
-    return 0;
-}
-
-/* Length of the Unicode space ending at p[n-1], 0 if none. */
-static size_t space_before(const unsigned char *p, size_t n)
-{
-    for (size_t k = 1; k <= 3 && k <= n; k++) {
-        size_t s = space_at(p + n - k, k);
-        if (s == k) return k;
-    }
-    return 0;
-}
-
-void kiln_pprofrx_trim(const char **p, size_t *len)
-{
-    const unsigned char *s = (const unsigned char *)*p;
-    size_t n = *len, k;
-    while (n && (k = space_at(s, n)) != 0) {
-        s += k;
-        n -= k;
-    }
-    while (n && (k = space_before(s, n)) != 0) n -= k;
-    *p = (const char *)s;
-    *len = n;
-}
 
 static int label_rune_ok(unsigned char c)
 {
@@ -153,7 +111,7 @@ int kiln_pprofrx_labelset_parse(const char *s, size_t len, kiln_pprofrx_labelset
             if (c == '{') {
                 const char *p = s;
                 size_t n = i;
-                kiln_pprofrx_trim(&p, &n);
+                kiln_trim_space(&p, &n);
                 int rc = check_app(p, n, err);
                 if (rc != KILN_OK) {
                     kiln_pprofrx_labelset_free(out);
@@ -186,8 +144,8 @@ int kiln_pprofrx_labelset_parse(const char *s, size_t len, kiln_pprofrx_labelset
                 kiln_str v = {s + tok, i - tok};
                 /* the key text never contains `=` (that ended it): a stray `=`
                  * inside a value belongs to the value */
-                kiln_pprofrx_trim(&k.p, &k.len);
-                kiln_pprofrx_trim(&v.p, &v.len);
+                kiln_trim_space(&k.p, &k.len);
+                kiln_trim_space(&v.p, &v.len);
                 int rc = KILN_OK;
                 if (!(k.len == 8 && memcmp(k.p, "__name__", 8) == 0)) rc = check_key(k.p, k.len, err);
                 if (rc == KILN_OK) rc = put_tag(out, k, v, err);

@@ -8,7 +8,6 @@
  *
  * Files:
  *   labelset.c       name=app.name{k=v,...} (Pyroscope's labelset.Parse)
- *   attime.c         from= / until= (Pyroscope's attime.Parse)
  *   tenant.c         X-Scope-OrgID validation (dskit's rules)
  *   multipart.c      multipart/form-data scanner (Go mime/multipart rules)
  *   stconfig.c       the sample_type_config JSON part
@@ -52,18 +51,8 @@ void kiln_pprofrx_labelset_free(kiln_pprofrx_labelset *ls);
 /* The value of tag `key`, or NULL. */
 const kiln_str *kiln_pprofrx_labelset_get(const kiln_pprofrx_labelset *ls, const char *key);
 
-/* Go's strings.TrimSpace over a byte slice (ASCII and Unicode spaces). */
-void kiln_pprofrx_trim(const char **p, size_t *len);
-
-/* ---- attime.c --------------------------------------------------------------- */
-
-/* Pyroscope's attime.Parse: never fails (garbage means `now`). Digits only:
- * 8 digits forming a valid YYYYMMDD date (year > 1900) -> that day 00:00
- * UTC; 13 digits ms, 16 µs, 19 ns, any other length seconds. Otherwise
- * `<ref>[+-]<n><unit>` with the reference always `now` and the unit chosen
- * by prefix (s, mon/M, min/m, h, d, w, y; anything else 0). Returns Unix ns,
- * saturated to the int64 range. */
-int64_t kiln_pprofrx_attime(const char *s, size_t len, int64_t now_ns);
+/* Trimming (Go's TrimSpace) and from=/until= (Pyroscope's attime) are
+ * libkiln's: kiln_trim_space, kiln_attime (kiln/text.h). */
 
 /* ---- tenant.c --------------------------------------------------------------- */
 

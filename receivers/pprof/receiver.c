@@ -304,10 +304,10 @@ static int rx_process(rx_job *j)
         return fail(j, e.code == KILN_ENOMEM ? 500 : 400, e.code, "%s", e.msg), 0;
 
     int64_t from = j->s[Q_FROM] && *j->s[Q_FROM]
-                       ? kiln_pprofrx_attime(j->s[Q_FROM], strlen(j->s[Q_FROM]), j->now_ns)
+                       ? kiln_attime(j->s[Q_FROM], strlen(j->s[Q_FROM]), j->now_ns)
                        : j->now_ns;
     int64_t until = j->s[Q_UNTIL] && *j->s[Q_UNTIL]
-                        ? kiln_pprofrx_attime(j->s[Q_UNTIL], strlen(j->s[Q_UNTIL]), j->now_ns)
+                        ? kiln_attime(j->s[Q_UNTIL], strlen(j->s[Q_UNTIL]), j->now_ns)
                         : j->now_ns;
     int64_t rate = 100;
     if (j->s[Q_RATE] && *j->s[Q_RATE]) {

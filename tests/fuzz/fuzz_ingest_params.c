@@ -9,7 +9,7 @@
  * is short and clean, the JSON body is closed and has no raw control byte.
  * Seeds: tests/fuzz/seeds_ingest_params/.
  */
-// fuzz-sources: receivers/pprof/labelset.c receivers/pprof/attime.c receivers/pprof/tenant.c receivers/pprof/ingest_labels.c receivers/pprof/reply.c
+// fuzz-sources: receivers/pprof/labelset.c receivers/pprof/tenant.c receivers/pprof/ingest_labels.c receivers/pprof/reply.c
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kiln_pprofrx_labelset_free(&ls);
     }
 
-    (void)kiln_pprofrx_attime(f[1], fl[1], 1577836800000000000LL);
-    (void)kiln_pprofrx_attime(f[0], fl[0], -1);
+    (void)kiln_attime(f[1], fl[1], 1577836800000000000LL);
+    (void)kiln_attime(f[0], fl[0], -1);
 
     char tenant[KILN_TENANT_MAX + 1];
     if (kiln_pprofrx_tenant(f[2], "anonymous", tenant, sizeof tenant, &e) == KILN_OK) {

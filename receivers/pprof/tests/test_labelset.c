@@ -120,25 +120,11 @@ static void t_many_tags(void)
     kiln_pprofrx_labelset_free(&ls);
 }
 
-static void t_trim(void)
-{
-    const char *p = " \t\xc2\x85x y\xe2\x80\xa8\xe3\x80\x80 ";
-    size_t n = strlen(p);
-    kiln_pprofrx_trim(&p, &n);
-    CHECK_EQ_INT(n, 3);
-    CHECK(memcmp(p, "x y", 3) == 0);
-    p = "\xe2\x80\x8b"; /* U+200B ZERO WIDTH SPACE is not a Go space */
-    n = 3;
-    kiln_pprofrx_trim(&p, &n);
-    CHECK_EQ_INT(n, 3);
-}
-
 int main(void)
 {
     RUN(t_table);
     RUN(t_app_brace);
     RUN(t_get_and_zero_copy);
     RUN(t_many_tags);
-    RUN(t_trim);
     return test_summary();
 }

@@ -1,9 +1,10 @@
-/* receivers/pprof/tests/test_attime.c — `from`/`until` against a table
- * at a fixed reference time, including the cases of Pyroscope's own
- * attime test (now = 2020-01-01T00:00:00Z). */
+/* tests/unit/test_attime.c — kiln_attime (the `from`/`until` of /ingest
+ * and of the query API) against a table at a fixed reference time, including
+ * the cases of Pyroscope's own attime test (now = 2020-01-01T00:00:00Z). */
 #include <string.h>
 
-#include "pprofrx.h"
+#include <kiln/text.h>
+
 #include "testlib.h"
 
 #define S 1000000000LL
@@ -65,7 +66,7 @@ static const tcase cases[] = {
 static void t_table(void)
 {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int64_t got = kiln_pprofrx_attime(cases[i].in, strlen(cases[i].in), NOW);
+        int64_t got = kiln_attime(cases[i].in, strlen(cases[i].in), NOW);
         if (got != cases[i].want)
             fprintf(stderr, "  case \"%s\": got %lld want %lld\n", cases[i].in, (long long)got,
                     (long long)cases[i].want);
@@ -76,18 +77,33 @@ static void t_table(void)
 static void t_19700101(void)
 {
     /* 1970 > 1900 and a valid date: the epoch itself */
-    CHECK_EQ_INT(kiln_pprofrx_attime("19700101", 8, NOW), 0);
-    CHECK_EQ_INT(kiln_pprofrx_attime("19700102", 8, NOW), 86400 * S);
+    CHECK_EQ_INT(kiln_attime("19700101", 8, NOW), 0);
+    CHECK_EQ_INT(kiln_attime("19700102", 8, NOW), 86400 * S);
 }
 
 static void t_not_nul_terminated(void)
 {
     const char buf[] = "1577836800999";
-    CHECK_EQ_INT(kiln_pprofrx_attime(buf, 10, NOW), 1577836800LL * S);
+    CHECK_EQ_INT(kiln_attime(buf, 10, NOW), 1577836800LL * S);
+}
+
+/* kiln_trim_space: Go's strings.TrimSpace */
+static void t_trim(void)
+{
+    const char *p = " \t\xc2\x85x y\xe2\x80\xa8\xe3\x80\x80 ";
+    size_t n = strlen(p);
+    kiln_trim_space(&p, &n);
+    CHECK_EQ_INT(n, 3);
+    CHECK(memcmp(p, "x y", 3) == 0);
+    p = "\xe2\x80\x8b"; /* U+200B ZERO WIDTH SPACE is not a Go space */
+    n = 3;
+    kiln_trim_space(&p, &n);
+    CHECK_EQ_INT(n, 3);
 }
 
 int main(void)
 {
+    RUN(t_trim);
     RUN(t_table);
     RUN(t_19700101);
     RUN(t_not_nul_terminated);

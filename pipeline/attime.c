@@ -1,6 +1,7 @@
-/* receivers/pprof/attime.c — the `from` and `until` query parameters of
- * /ingest, read as Pyroscope's attime.Parse (a rough port of graphite's
- * attime) reads them. Nothing is allocated; the input is not modified.
+/* pipeline/attime.c — kiln_attime (kiln/text.h): times as Pyroscope's
+ * attime.Parse (a rough port of graphite's attime) reads the `from` and
+ * `until` of /ingest and of the query API. Nothing is allocated; the
+ * input is not modified.
  *
  * Steps (Pyroscope's order):
  *  1. trim spaces at both ends, then drop every `_`, `,` and ` `;
@@ -14,7 +15,7 @@
  *     recognised by its prefix: s=1s, mon|M=30d, min|m=60s, h, d, w, y=365d,
  *     anything else 0 (so `now-3h30m` is now-3h and `now-5ms` now-5min).
  * Garbage never fails: it means now. */
-#include "pprofrx.h"
+#include <kiln/text.h>
 
 #include <string.h>
 
@@ -47,9 +48,10 @@ static int days_in_month(int y, int m)
     return dm[m - 1];
 }
 
-int64_t kiln_pprofrx_attime(const char *s, size_t len, int64_t now_ns)
+int64_t kiln_attime(const char *s, size_t len, int64_t now_ns)
 {
-    kiln_pprofrx_trim(&s, &len);
+    if (!s) return now_ns;
+    kiln_trim_space(&s, &len);
 
     /* pass 1: count the kept characters and see whether they are all digits */
     size_t kept = 0;
