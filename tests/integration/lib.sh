@@ -130,6 +130,32 @@ kiln_start() {
     return 1
 }
 
+# kiln_start_debug: picks KILN_PORT and KILN_METRICS_PORT, writes
+# $WORK/kiln.yaml (pprof receiver -> debug exporter, verbosity normal: one
+# line with the exact totals per profile) and starts kiln on it.
+kiln_start_debug() {
+    pick_ports KILN_PORT KILN_METRICS_PORT
+    cat >"$WORK/kiln.yaml" <<'EOF'
+receivers:
+  pprof:
+    endpoint: 127.0.0.1:${env:KILN_PORT}
+exporters:
+  debug:
+    verbosity: normal
+service:
+  telemetry:
+    logs:
+      level: info
+    metrics:
+      address: 127.0.0.1:${env:KILN_METRICS_PORT}
+  pipelines:
+    profiles:
+      receivers: [pprof]
+      exporters: [debug]
+EOF
+    kiln_start "$WORK/kiln.yaml"
+}
+
 # kiln_stop: SIGTERM, wait up to 10 s; returns kiln's exit status (124 when it
 # had to be killed).
 kiln_stop() {

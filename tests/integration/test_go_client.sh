@@ -27,26 +27,7 @@ mkdir -p "$KILN_BUILD/integration/gopath"
     die "cannot build tests/integration/goclient"
 ok "goclient builds offline with $(go version | awk '{print $3}')"
 
-pick_ports KILN_PORT KILN_METRICS_PORT
-cat >"$WORK/kiln.yaml" <<'EOF'
-receivers:
-  pprof:
-    endpoint: 127.0.0.1:${env:KILN_PORT}
-exporters:
-  debug:
-    verbosity: normal
-service:
-  telemetry:
-    logs:
-      level: info
-    metrics:
-      address: 127.0.0.1:${env:KILN_METRICS_PORT}
-  pipelines:
-    profiles:
-      receivers: [pprof]
-      exporters: [debug]
-EOF
-kiln_start "$WORK/kiln.yaml" || die "kiln did not start"
+kiln_start_debug || die "kiln did not start"
 
 mkdir -p "$WORK/out"
 timeout 60 "$GOCLIENT" -server "http://127.0.0.1:$KILN_PORT" -out "$WORK/out" -duration 2s \

@@ -46,26 +46,7 @@ version=$(node -p "require('$NC/node_modules/@pyroscope/nodejs/package.json').ve
 check_eq "@pyroscope/nodejs installed at the pinned version" "$version" 0.4.7
 
 # --- kiln ---------------------------------------------------------------------------
-pick_ports KILN_PORT KILN_METRICS_PORT
-cat >"$WORK/kiln.yaml" <<'EOF'
-receivers:
-  pprof:
-    endpoint: 127.0.0.1:${env:KILN_PORT}
-exporters:
-  debug:
-    verbosity: normal
-service:
-  telemetry:
-    logs:
-      level: info
-    metrics:
-      address: 127.0.0.1:${env:KILN_METRICS_PORT}
-  pipelines:
-    profiles:
-      receivers: [pprof]
-      exporters: [debug]
-EOF
-kiln_start "$WORK/kiln.yaml" || die "kiln did not start"
+kiln_start_debug || die "kiln did not start"
 
 # --- the client -----------------------------------------------------------------------
 mkdir -p "$WORK/out"
