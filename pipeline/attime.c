@@ -30,8 +30,7 @@ static int64_t sat_mul(int64_t a, int64_t b)
     return a * b;
 }
 
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t kiln_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -41,7 +40,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int days_in_month(int y, int m)
+int kiln_days_in_month(int64_t y, int m)
 {
     static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
@@ -71,8 +70,8 @@ int64_t kiln_attime(const char *s, size_t len, int64_t now_ns)
             int y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
             int m = v[4] * 10 + v[5];
             int d = v[6] * 10 + v[7];
-            if (y > 1900 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m))
-                return sat_mul(days_from_civil(y, m, d) * 86400, NS); /* >= 1901 */
+            if (y > 1900 && m >= 1 && m <= 12 && d >= 1 && d <= kiln_days_in_month(y, m))
+                return sat_mul(kiln_days_from_civil(y, m, d) * 86400, NS); /* >= 1901 */
         }
         int64_t n = 0;
         for (size_t i = 0; i < len; i++) {

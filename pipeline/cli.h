@@ -7,5 +7,7 @@ int kiln_cli_components(const char *plugin_dir);
 int kiln_cli_validate(const char *config, const char *plugin_dir);
 /* kiln blocks list|inspect|verify (pipeline/cli_blocks.c); argv starts after "blocks". */
 int kiln_cli_blocks(int argc, char **argv, const char *plugin_dir);
+/* kiln query top|tree|folded|pprof (pipeline/cli_query*.c); argv starts after "query". */
+int kiln_cli_query(int argc, char **argv);
 
 #endif

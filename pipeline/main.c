@@ -4,6 +4,7 @@
  *   kiln validate --config FILE [--plugin-dir DIR]  check a config, start nothing
  *   kiln components [--plugin-dir DIR]             list plugins and their fields
  *   kiln blocks list|inspect|verify --config FILE  the blocks in a store
+ *   kiln query top|tree|folded|pprof --url URL     ask a running kiln or Pyroscope
  *   kiln --version
  */
 #include <stdio.h>
@@ -21,6 +22,8 @@ static void usage(FILE *f)
             "       kiln validate --config FILE [--plugin-dir DIR]\n"
             "       kiln components [--plugin-dir DIR]\n"
             "       kiln blocks list|inspect|verify --config FILE [--tenant T] [--block ID]\n"
+            "       kiln query top|tree|folded|pprof [--url URL] [--query SEL] [--type ID]\n"
+            "                  [--from T] [--until T] [--tenant T] [-o FILE]   (kiln query --help)\n"
             "       kiln --version\n");
 }
 
@@ -30,6 +33,7 @@ int main(int argc, char **argv)
     int i = 1;
     /* blocks has options of its own: hand it the rest of the line */
     if (argc > 1 && strcmp(argv[1], "blocks") == 0) return kiln_cli_blocks(argc - 2, argv + 2, NULL);
+    if (argc > 1 && strcmp(argv[1], "query") == 0) return kiln_cli_query(argc - 2, argv + 2);
     if (argc > 1 && argv[1][0] != '-') cmd = argv[i++];
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-v") == 0) {

@@ -37,6 +37,11 @@ void kiln_trim_space(const char **p, size_t *len);
  * Never fails: garbage means now_ns. */
 int64_t kiln_attime(const char *s, size_t len, int64_t now_ns);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12), and the
+ * days of month m (1-12) of year y. */
+int64_t kiln_days_from_civil(int64_t y, int m, int d);
+int kiln_days_in_month(int64_t y, int m);
+
 #ifdef __cplusplus
 }
 #endif
