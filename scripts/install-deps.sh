@@ -6,12 +6,15 @@ run_pkgs=(build-essential cmake pkg-config ca-certificates
   libevent-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   librdkafka-dev libyaml-dev zlib1g-dev libzstd-dev libdeflate-dev libpcre2-dev
   libcurl4-openssl-dev libssl-dev)
+# chromium (+ chromium-driver): the web UI's browser test (tests/runtime/test_ui.sh)
 test_pkgs=(clang libclang-rt-14-dev golang-go golang-github-google-pprof-dev
-  curl procps python3)
+  curl procps python3 chromium chromium-driver)
 want=("${run_pkgs[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
-# node and npm: only installed when no node is on the PATH (a machine may have a newer one)
-if [ "${1:-}" = "--test" ] && ! command -v npm >/dev/null 2>&1; then want+=(nodejs npm); fi
+# node and npm: scripts/build.sh runs `npm ci` in web/ for the web UI's libraries
+# (d3, d3-flame-graph), and the tests use npm clients; only installed when no npm
+# is on the PATH (a machine may have a newer one)
+if ! command -v npm >/dev/null 2>&1; then want+=(nodejs npm); fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

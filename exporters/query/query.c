@@ -8,6 +8,7 @@
  *   POST /settings.v1.SettingsService/Get      empty settings (Grafana asks)
  *   GET  /pyroscope/render, /pyroscope/render-diff, /pyroscope/label-values,
  *        /pyroscope/labels, /kiln/v1/findings  (qlegacy.c)
+ *   GET  /, /ui/<file>                         the web UI (qstatic.c; `ui`, `ui_dir`)
  *
  * Flow of a request:
  *   loop thread  q_handle: copy the headers and parameters the route reads,
@@ -31,6 +32,7 @@
 
 #include <libdeflate.h>
 
+#include "qstatic.h"
 #include "query.h"
 
 typedef struct q_cfg {
@@ -44,6 +46,8 @@ typedef struct q_cfg {
     int64_t max_request_body_size;
     char *tenant_header;
     char *default_tenant;
+    int ui;
+    char *ui_dir;
 } q_cfg;
 
 static const kiln_cfg_field q_fields[] = {
@@ -75,6 +79,13 @@ static const kiln_cfg_field q_fields[] = {
      "request header naming the tenant(s) to read; `a|b` reads both", 0, 0, 0, NULL},
     {"default_tenant", KILN_CFG_STRING, KILN_TENANT_DEFAULT, offsetof(q_cfg, default_tenant),
      "tenant of requests without the header (Pyroscope: anonymous)", 0, 0, 0, NULL},
+    {"ui", KILN_CFG_BOOL, "true", offsetof(q_cfg, ui),
+     "serve the web UI on the endpoint: GET / and /ui/ (flame graph, top functions, diff, timeline)",
+     0, 0, 0, NULL},
+    {"ui_dir", KILN_CFG_STRING, "", offsetof(q_cfg, ui_dir),
+     "empty: serve the UI embedded in the plugin at build time; else serve it from this directory "
+     "(a checkout's web/ with its node_modules, for UI development)",
+     0, 0, 0, NULL},
     {NULL, 0, NULL, 0, NULL, 0, 0, 0, NULL}};
 
 enum { C_2XX, C_4XX, C_5XX, C_N };
@@ -521,6 +532,7 @@ static void q_handle(kiln_http_req *req, void *arg)
 typedef struct q_plugin {
     q_state st;
     q_route routes[KQ_M_COUNT + 1 + KQ_R_COUNT];
+    kq_ui *ui; /* the web UI (qstatic.c); NULL when `ui: false` */
 } q_plugin;
 
 static int q_validate(const void *vcfg, const kiln_node *node, kiln_err *err)
@@ -620,9 +632,18 @@ static int q_create(kiln_host *host, const void *vcfg, void **state, kiln_err *e
             goto fail;
         }
     }
+    if (cfg->ui) { /* GET / and /ui/ (qstatic.c) */
+        kq_ui_opts uo;
+        kiln_query_ui_embedded(&uo);
+        uo.dir = cfg->ui_dir;
+        if ((rc = kiln_query_ui_new(host, &uo, &pl->ui, err)) != KILN_OK ||
+            (rc = kiln_query_ui_routes(pl->ui, cfg->endpoint, err)) != KILN_OK)
+            goto fail;
+    }
     *state = pl;
     return KILN_OK;
 fail:
+    kiln_query_ui_free(pl->ui);
     kiln_query_store_free(st->store);
     free(pl);
     return rc;
@@ -657,6 +678,7 @@ static void q_destroy(void *state)
     q_plugin *pl = state;
     if (!pl) return;
     kiln_query_store_free(pl->st.store);
+    kiln_query_ui_free(pl->ui);
     free(pl);
 }
 
