@@ -6,9 +6,10 @@ run_pkgs=(build-essential cmake pkg-config ca-certificates
   libevent-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   librdkafka-dev libyaml-dev zlib1g-dev libzstd-dev libdeflate-dev libpcre2-dev
   libcurl4-openssl-dev libssl-dev)
-# chromium (+ chromium-driver): the web UI's browser test (tests/runtime/test_ui.sh)
+# chromium (+ chromium-driver): the web UI's browser test (tests/runtime/test_ui.sh);
+# graphviz: `dot` reads the query API's DOT graphs in tests/runtime/test_query.sh
 test_pkgs=(clang libclang-rt-14-dev golang-go golang-github-google-pprof-dev
-  curl procps python3 chromium chromium-driver)
+  curl procps python3 chromium chromium-driver graphviz)
 want=("${run_pkgs[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
 # node and npm: scripts/build.sh runs `npm ci` in web/ for the web UI's libraries

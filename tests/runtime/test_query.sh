@@ -287,8 +287,11 @@ if cmd == "dot":  # dot QUERY MAXNODES SAMPLE_TYPE UNIT FILES...: render?format=
     bad = [n for n in nodes if r2.get(n) != nodes[n]]
     low = min(c for f, c in nodes.values()) if nodes else 0
     missed = [n for n, (f, c) in r2.items() if c > low and n not in nodes]
+    # Graphviz reads it (scripts/install-deps.sh --test installs graphviz)
+    dot = subprocess.run(["dot", "-Tsvg"], input=resp, capture_output=True)
     ok = st == 200 and len(nodes) == int(sys.argv[3]) and not bad and not missed and len(edges) > 0 \
-        and d.startswith("digraph ") and d.rstrip().endswith("}")
+        and dot.returncode == 0 and b"<svg" in dot.stdout
+    if dot.returncode: print("  dot -Tsvg: %s" % dot.stderr[:300])
     for n in bad[:3]: print("  %s: kiln %s, go tool pprof %s" % (n, nodes[n], r2.get(n)))
     print("DOT: %d nodes (flat/cum = go tool pprof's for %d), %d edges, %d heavier functions left out" %
           (len(nodes), len(nodes) - len(bad), len(edges), len(missed)))
@@ -372,7 +375,7 @@ check "format TREE (untruncated): self per function = go tool pprof's flat" \
   py tree "$CPU" '{service_name="large"}' 1048576 cpu nanoseconds pprof__large.cpu.pb.gz
 check "format TREE max_nodes=300: same total, the rest in \"other\"" \
   py tree "$CPU" '{service_name="large"}' 300 cpu nanoseconds pprof__large.cpu.pb.gz
-check "render?format=dot: the 40 heaviest functions with go tool pprof's flat and cum" \
+check "render?format=dot: the 40 heaviest functions with go tool pprof's flat and cum; dot -Tsvg draws it" \
   py dot "$CPU{service_name=\"large\"}" 40 cpu nanoseconds pprof__large.cpu.pb.gz
 
 # --- tenants and selectors ---------------------------------------------------------------
